@@ -1,0 +1,123 @@
+"""Time training batches of the final (< 8k) model three ways, interleaved in one process so
+machine noise hits all three alike:
+
+  (a) engine:  this project's train_one_epoch (tensors on the device, batched augmentation,
+               seeded shuffle, scheduler per batch), exactly as the notebooks train;
+  (b) course:  torchvision MNIST + DataLoader(num_workers=2) with RandomRotation(7), ToTensor,
+               Normalize, the pipeline of the course write-ups;
+  (c) compute: forward, backward and optimizer step alone, on pre-made batches.
+
+Prints ms per batch for each, ``speedup_vs_seed_pipeline: X`` (b/a) and
+``overhead_vs_compute: Y`` (a/c).
+
+    MNIST_DATA_DIR=../shared/data python benchmarks/pipeline_speed.py --quick
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+import utils  # noqa: E402
+from steps import RECIPES  # noqa: E402
+
+
+def time_engine(recipe, x, y, seed):
+    model, optimizer, scheduler = make_training(recipe, len(x), x.device)
+    start = time.perf_counter()
+    utils.train_one_epoch(model, x, y, optimizer, batch_size=recipe.batch_size,
+                          generator=torch.Generator().manual_seed(seed), augment=recipe.augment,
+                          batch_scheduler=scheduler, progress=False)
+    return time.perf_counter() - start
+
+
+def time_course(recipe, loader_iter, batches, device):
+    model, optimizer, _ = make_training(recipe, batches * recipe.batch_size, device)
+    model.train()
+    start = time.perf_counter()
+    for _ in range(batches):
+        xb, yb = next(loader_iter)
+        xb, yb = xb.to(device), yb.to(device)
+        step(model, optimizer, xb, yb)
+    return time.perf_counter() - start
+
+
+def time_compute(recipe, premade):
+    model, optimizer, _ = make_training(recipe, len(premade) * recipe.batch_size,
+                                        premade[0][0].device)
+    model.train()
+    start = time.perf_counter()
+    for xb, yb in premade:
+        step(model, optimizer, xb, yb)
+    return time.perf_counter() - start
+
+
+def step(model, optimizer, xb, yb):
+    loss = F.cross_entropy(model(xb), yb)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def make_training(recipe, n, device):
+    """A fresh model, optimizer and (per-batch) scheduler, as the recipe builds them."""
+    model = recipe.model().to(device)
+    optimizer = recipe.optimizer(model.parameters())
+    steps = -(-n // recipe.batch_size)
+    scheduler = recipe.scheduler(optimizer, steps, 1) if recipe.scheduler else None
+    return model, optimizer, scheduler
+
+
+def course_loader(batch_size):
+    from torchvision import datasets, transforms
+
+    transform = transforms.Compose([transforms.RandomRotation(7), transforms.ToTensor(),
+                                    transforms.Normalize((utils.MNIST_MEAN,), (utils.MNIST_STD,))])
+    dataset = datasets.MNIST(utils.data_root(), train=True, download=False, transform=transform)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True,
+                                         num_workers=2, persistent_workers=True)
+    while True:
+        yield from loader
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer batches and rounds (< 5 min)")
+    parser.add_argument("--batches", type=int, help="batches per timing (default 200, quick 60)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5, quick 3)")
+    parser.add_argument("--device", help="cpu or cuda (default: the fastest available)")
+    args = parser.parse_args()
+    batches = args.batches or (60 if args.quick else 200)
+    rounds = args.rounds or (3 if args.quick else 5)
+    device = utils.get_device(args.device)
+    recipe = RECIPES[next(s for s, r in RECIPES.items() if r.role == "final")]
+    train_x, train_y, _, _ = utils.load_mnist(device, quick=False)
+    n = batches * recipe.batch_size
+    x, y = train_x[:n], train_y[:n]
+    premade = list(utils.iterate_batches(x, y, recipe.batch_size))
+    loader = course_loader(recipe.batch_size)
+    next(loader)  # start the workers outside the timings
+    times = {"engine": [], "course": [], "compute": []}
+    for r in range(rounds):
+        times["engine"].append(time_engine(recipe, x, y, seed=r))
+        times["course"].append(time_course(recipe, loader, batches, device))
+        times["compute"].append(time_compute(recipe, premade))
+        print(f"round {r + 1}: " + ", ".join(f"{k} {1000 * v[-1] / batches:.1f} ms/batch"
+                                             for k, v in times.items()), flush=True)
+    median = {k: statistics.median(v) for k, v in times.items()}
+    print(f"device: {utils.device_name(device)}, torch {torch.__version__}, threads "
+          f"{torch.get_num_threads()}, model {recipe.model_class()}, batch {recipe.batch_size}, "
+          f"{batches} batches x {rounds} rounds (medians)")
+    for k, v in median.items():
+        print(f"{k}_ms_per_batch: {1000 * v / batches:.2f}")
+    print(f"speedup_vs_seed_pipeline: {median['course'] / median['engine']:.2f}")
+    print(f"overhead_vs_compute: {median['engine'] / median['compute']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Step 2: Skeleton: the right shape, far lighter
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/tiny-cnn/mnist-under-8k/blob/main/notebooks/step2_skeleton.ipynb)
+#
+# ## Target
+#
+# Keep the working pipeline and fix the shape of the network: two 3x3 blocks to reach a
+# receptive field of 5 (edges and gradients), a max-pool, a 1x1 conv that squeezes the channels
+# back to 8, three more 3x3 blocks, and one 6x6 kernel that maps the last 6x6 map straight to
+# the 10 logits. Channels never exceed 16, so the model drops from 6.4M to about 13k parameters.
+# Still no BatchNorm, dropout or augmentation: we want to see what the bare skeleton can do in
+# 15 epochs of SGD (lr 0.02, momentum 0.9).
+
+# %%
+# Bootstrap. On Colab: clone the repository and install the one package Colab lacks (torch is
+# preinstalled there and is left alone). Anywhere else: find src/ above this notebook.
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_URL = os.environ.get("MNIST_REPO_URL", "https://github.com/tiny-cnn/mnist-under-8k")
+if "google.colab" in sys.modules:
+    root = Path.cwd() / "mnist-under-8k"
+    if not (root / "src").is_dir():
+        subprocess.run(["git", "clone", "--depth", "1", REPO_URL, str(root)], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torchsummary"], check=True)
+else:
+    root = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "src" / "utils.py").is_file())
+sys.path.insert(0, str(root / "src"))
+
+# %%
+import utils
+from steps import RECIPES
+
+STEP = 2
+recipe = RECIPES[STEP]
+device = utils.get_device()
+out = utils.output_dir()  # Data/ in a full run; a temporary folder in quick mode (tests)
+train_x, train_y, test_x, test_y = data = utils.load_mnist(device)
+print(f"{recipe.title} | device {utils.device_name(device)} | "
+      f"{'quick' if utils.is_quick() else 'full'} mode: {len(train_x):,} train / {len(test_x):,} test images")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("one batch:", tuple(train_x[:recipe.batch_size].shape), train_x.dtype,
+      "| labels:", tuple(train_y[:recipe.batch_size].shape), train_y.dtype)
+print("augmentation:", recipe.augment)
+
+# %% [markdown]
+# ## The model
+
+# %%
+# NBVAL_CHECK_OUTPUT
+model = recipe.model()
+print(utils.model_summary(model))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(utils.format_rf_table(utils.receptive_field_table(model)))
+
+# %%
+utils.plot_samples(train_x, train_y, utils.plot_path(STEP, "samples", out), augment=recipe.augment)
+
+# %% [markdown]
+# ## Training
+
+# %%
+results, model, _ = utils.run_recipe(recipe, out=out, device=device, data=data)
+
+# %%
+print(utils.format_results(results))
+figures = utils.save_step_plots(results, model, test_x, test_y, out)
+figures["curves"]
+
+# %%
+figures["misclassified"]
+
+# %%
+figures["confusion"]
+
+# %% [markdown]
+# ## Results
+#
+# RESULTS_PLACEHOLDER
+#
+# ## Analysis
+#
+# ANALYSIS_PLACEHOLDER

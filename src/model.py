@@ -1,0 +1,116 @@
+"""One network per design step, from a 6.4M-parameter baseline to under 8,000 parameters.
+
+Every conv and pool layer carries a comment ``out CxHxW, RF r``: its output shape and its
+receptive field on the 28x28 input. ``tests/test_model.py`` checks each comment against
+``utils.receptive_field_table``, so the comments cannot drift from the code.
+RF rule: RF_out = RF_in + (kernel - 1) * jump_in, and a stride-2 pool doubles the jump.
+"""
+import torch.nn as nn
+
+
+def conv_block(c_in, c_out, kernel=3, padding=0, bn=False, dropout=0.0):
+    """Conv -> ReLU (-> BatchNorm -> Dropout). With BatchNorm the conv needs no bias."""
+    layers = [nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=not bn), nn.ReLU()]
+    if bn:
+        layers.append(nn.BatchNorm2d(c_out))
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+class Step1Net(nn.Module):
+    """Baseline: a plain 3x3 stack doubling channels up to 1024. Works, but 6.4M parameters."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            conv_block(1, 32, padding=1),     # out 32x28x28, RF 3
+            conv_block(32, 64, padding=1),    # out 64x28x28, RF 5
+            nn.MaxPool2d(2),                  # out 64x14x14, RF 6
+            conv_block(64, 128, padding=1),   # out 128x14x14, RF 10
+            conv_block(128, 256, padding=1),  # out 256x14x14, RF 14
+            nn.MaxPool2d(2),                  # out 256x7x7, RF 16
+            conv_block(256, 512),             # out 512x5x5, RF 24
+            conv_block(512, 1024),            # out 1024x3x3, RF 32
+            nn.Conv2d(1024, 10, 3),           # out 10x1x1, RF 40
+            nn.Flatten(),
+        )
+
+    def forward(self, x):
+        return self.features(x)
+
+
+class Step2Net(nn.Module):
+    """Skeleton: two conv blocks, max-pool, a 1x1 squeeze, three convs, and a 6x6 kernel that
+    maps the last 6x6 map straight to 10 logits. No BatchNorm or dropout yet."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            conv_block(1, 8),       # out 8x26x26, RF 3
+            conv_block(8, 16),      # out 16x24x24, RF 5
+            nn.MaxPool2d(2),        # out 16x12x12, RF 6
+            conv_block(16, 8, 1),   # out 8x12x12, RF 6
+            conv_block(8, 16),      # out 16x10x10, RF 10
+            conv_block(16, 16),     # out 16x8x8, RF 14
+            conv_block(16, 16),     # out 16x6x6, RF 18
+            nn.Conv2d(16, 10, 6),   # out 10x1x1, RF 28
+            nn.Flatten(),
+        )
+
+    def forward(self, x):
+        return self.features(x)
+
+
+class Step3Net(nn.Module):
+    """Under 8k: thinner blocks, BatchNorm after every conv, a little dropout, and a second
+    pool so the final big kernel shrinks to 4x4."""
+
+    def __init__(self, dropout=0.05):
+        super().__init__()
+        block = dict(bn=True, dropout=dropout)
+        self.features = nn.Sequential(
+            conv_block(1, 8, **block),      # out 8x26x26, RF 3
+            conv_block(8, 12, **block),     # out 12x24x24, RF 5
+            nn.MaxPool2d(2),                # out 12x12x12, RF 6
+            conv_block(12, 8, 1, **block),  # out 8x12x12, RF 6
+            conv_block(8, 12, **block),     # out 12x10x10, RF 10
+            conv_block(12, 16, **block),    # out 16x8x8, RF 14
+            nn.MaxPool2d(2),                # out 16x4x4, RF 16
+            nn.Conv2d(16, 10, 4),           # out 10x1x1, RF 28
+            nn.Flatten(),
+        )
+
+    def forward(self, x):
+        return self.features(x)
+
+
+class Step4Net(nn.Module):
+    """GAP: global average pooling and a 1x1 conv replace the 4x4 kernel (2,560 -> 160
+    weights); the freed parameters widen the early blocks and add a third 3x3 conv."""
+
+    def __init__(self, dropout=0.05):
+        super().__init__()
+        block = dict(bn=True, dropout=dropout)
+        self.features = nn.Sequential(
+            conv_block(1, 10, **block),      # out 10x26x26, RF 3
+            conv_block(10, 16, **block),     # out 16x24x24, RF 5
+            nn.MaxPool2d(2),                 # out 16x12x12, RF 6
+            conv_block(16, 8, 1, **block),   # out 8x12x12, RF 6
+            conv_block(8, 16, **block),      # out 16x10x10, RF 10
+            conv_block(16, 16, **block),     # out 16x8x8, RF 14
+            conv_block(16, 16, **block),     # out 16x6x6, RF 18
+            nn.AdaptiveAvgPool2d(1),         # out 16x1x1, RF 28
+            nn.Conv2d(16, 10, 1),            # out 10x1x1, RF 28
+            nn.Flatten(),
+        )
+
+    def forward(self, x):
+        return self.features(x)
+
+
+class Step5Net(Step4Net):
+    """Step 4's network without dropout: augmentation now does the regularizing."""
+
+    def __init__(self):
+        super().__init__(dropout=0.0)

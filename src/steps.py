@@ -1,0 +1,38 @@
+"""The recipe of every step in one place: model, optimizer, scheduler, augmentation, epochs,
+seeds. Each notebook and ``python src/train.py --step N`` read the same ``RECIPES[N]``."""
+from torch.optim import SGD
+from torch.optim.lr_scheduler import OneCycleLR, StepLR
+
+import model
+from utils import Augment, Recipe
+
+
+def sgd(lr, momentum=0.9, **kwargs):
+    return lambda params: SGD(params, lr=lr, momentum=momentum, **kwargs)
+
+
+def step_lr(step_size, gamma=0.1):
+    return lambda optimizer, steps_per_epoch, epochs: StepLR(optimizer, step_size, gamma)
+
+
+def one_cycle(max_lr, pct_start=0.2):
+    return lambda optimizer, steps_per_epoch, epochs: OneCycleLR(
+        optimizer, max_lr=max_lr, steps_per_epoch=steps_per_epoch, epochs=epochs,
+        pct_start=pct_start, div_factor=10, final_div_factor=100)
+
+
+RECIPES = {r.step: r for r in [
+    Recipe(step=1, title="Setup: heavy baseline", role="baseline", model=model.Step1Net,
+           epochs=2, batch_size=128, optimizer=sgd(0.01),
+           notes="2 epochs only: one epoch of this 6.4M-parameter model takes minutes on a CPU."),
+    Recipe(step=2, title="Skeleton", role="step", model=model.Step2Net,
+           epochs=15, batch_size=128, optimizer=sgd(0.02)),
+    Recipe(step=3, title="Under 8k: BatchNorm and dropout", role="step", model=model.Step3Net,
+           epochs=15, batch_size=128, optimizer=sgd(0.02)),
+    Recipe(step=4, title="GAP and capacity", role="step", model=model.Step4Net,
+           epochs=15, batch_size=128, optimizer=sgd(0.05), scheduler=step_lr(6, 0.2)),
+    Recipe(step=5, title="Augmentation and OneCycle", role="final", model=model.Step5Net,
+           epochs=15, batch_size=128, optimizer=sgd(0.05, nesterov=True, weight_decay=1e-4),
+           scheduler=one_cycle(0.2), scheduler_per_batch=True,
+           augment=Augment(degrees=7, scale=(0.95, 1.05)), seeds=(1, 2, 3, 4, 5)),
+]}

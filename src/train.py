@@ -1,0 +1,73 @@
+"""Train any step of the series without a notebook, exactly as its notebook does.
+
+    python src/train.py --step 5                 # the step's own seeds, results into Data/
+    python src/train.py --step all               # the whole series, step by step
+    python src/train.py --step 5 --seeds 1,2,3   # chosen seeds
+    MNIST_QUICK=1 python src/train.py --step 1 --seed 1 --out /tmp/x   # smoke run
+
+Writes ``<out>/results/step<N>.json`` and the step's plots under ``<out>/plots/``.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import utils  # noqa: E402
+from steps import RECIPES  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"Environment: {utils.DATA_ENV} (data root, default data/ in the repo), "
+               f"{utils.QUICK_ENV}=1 (quick mode: {utils.QUICK_TRAIN_SIZE} training images, "
+               f"{utils.QUICK_EPOCHS} epoch, output to a temporary folder), "
+               f"{utils.DEVICE_ENV} (cpu, cuda, mps; default: the fastest available).")
+    parser.add_argument("--step", required=True, choices=[str(s) for s in RECIPES] + ["all"],
+                        help="which step's recipe to train, or all of them in order")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--seed", type=int, help="train a single seed")
+    group.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")],
+                       help="comma-separated seeds, e.g. 1,2,3 (default: the step's seeds)")
+    parser.add_argument("--epochs", type=int,
+                        help="override the step's number of epochs (default: the recipe's)")
+    parser.add_argument("--out", type=Path,
+                        help="output folder (default: Data/, or a temporary folder in quick mode)")
+    parser.add_argument("--device", help="cpu, cuda or mps (default: CUDA, then MPS, then CPU)")
+    parser.add_argument("--validation", action="store_true",
+                        help=f"hold out the last {utils.VALIDATION_SIZE:,} training images and "
+                             "measure on them instead of the test set (for design searches)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bars, only the per-epoch log lines")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    steps = list(RECIPES) if args.step == "all" else [int(args.step)]
+    seeds = [args.seed] if args.seed is not None else args.seeds
+    try:
+        out = utils.output_dir(args.out)
+        for step in steps:
+            train_step(RECIPES[step], seeds, args, out)
+    except (utils.MnistDataError, utils.TrainingDiverged, utils.ProtectedOutputError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def train_step(recipe, seeds, args, out):
+    """Train one step's recipe, then save its plots and print where the results went."""
+    results, model, (train_x, train_y, test_x, test_y) = utils.run_recipe(
+        recipe, seeds, epochs=args.epochs, out=out, device=args.device,
+        validation=args.validation, progress=not args.no_progress)
+    utils.plot_samples(train_x, train_y, utils.plot_path(recipe.step, "samples", out),
+                       augment=recipe.augment)
+    utils.save_step_plots(results, model, test_x, test_y, out)
+    print(utils.format_results(results))
+    print(f"results: {utils.results_path(recipe.step, out)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

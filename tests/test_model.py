@@ -1,0 +1,52 @@
+"""Each step's network: the shape/RF comments in model.py match the computed table, and the
+parameter budgets the story claims hold."""
+import inspect
+import re
+
+import pytest
+import torch
+
+import model
+import utils
+from steps import RECIPES
+
+COMMENT = re.compile(r"# out (\d+)x(\d+)x(\d+), RF (\d+)")
+
+
+def documented_layers(cls):
+    """The ``out CxHxW, RF r`` comments of the class that builds the layers (a subclass that
+    only changes arguments inherits its parent's)."""
+    for klass in cls.__mro__:
+        found = COMMENT.findall(inspect.getsource(klass))
+        if found:
+            return [((int(c), int(h), int(w)), int(rf)) for c, h, w, rf in found]
+    raise AssertionError(f"{cls.__name__} has no '# out CxHxW, RF r' comments")
+
+
+@pytest.mark.parametrize("step", sorted(RECIPES))
+def test_comments_match_the_receptive_field_table(step):
+    net = RECIPES[step].model()
+    table = [(row["output"], row["rf"]) for row in utils.receptive_field_table(net)]
+    assert documented_layers(type(net)) == table
+
+
+@pytest.mark.parametrize("step", sorted(RECIPES))
+def test_every_model_maps_a_batch_to_ten_logits_and_sees_the_whole_digit(step):
+    net = RECIPES[step].model().eval()
+    assert net(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+    assert utils.receptive_field_table(net)[-1]["rf"] >= 28
+
+
+def test_parameter_budgets_of_the_story():
+    params = {step: utils.count_parameters(r.model()) for step, r in RECIPES.items()}
+    assert 6_000_000 < params[1] < 7_000_000  # the heavy baseline
+    assert params[2] < params[1] / 100  # the skeleton is far lighter
+    for step, recipe in RECIPES.items():
+        if step >= 3:
+            assert params[step] < 8_000, (step, params[step])
+    assert [r.role for r in RECIPES.values()].count("final") == 1
+
+
+def test_no_dropout_in_the_final_model_but_dropout_in_step4():
+    assert not any(isinstance(m, torch.nn.Dropout) for m in model.Step5Net().modules())
+    assert any(isinstance(m, torch.nn.Dropout) for m in model.Step4Net().modules())

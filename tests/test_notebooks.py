@@ -1,0 +1,92 @@
+"""The notebooks as files: paired with their py:percent scripts, one shared bootstrap that
+works on Colab (tried against a local clone) and locally, the story's sections, small size."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import pytest
+
+import utils
+
+NOTEBOOKS = sorted((utils.REPO_ROOT / "notebooks").glob("*.ipynb"))
+SCRIPTS = sorted((utils.REPO_ROOT / "notebooks").glob("*.py"))
+
+
+def cells(notebook):
+    return [(c.cell_type, c.source.strip()) for c in notebook.cells]
+
+
+def first_code_cell(path):
+    return next(c.source for c in jupytext.read(path).cells if c.cell_type == "code")
+
+
+def test_there_are_five_steps_each_paired():
+    assert len(NOTEBOOKS) >= 5
+    assert [p.stem for p in NOTEBOOKS] == [p.stem for p in SCRIPTS]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_and_script_have_the_same_cells(path):
+    assert cells(jupytext.read(path)) == cells(jupytext.read(path.with_suffix(".py"))), (
+        f"{path.name} and its .py differ: run `jupytext --sync {path}`")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_tells_its_step(path):
+    notebook = jupytext.read(path)
+    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    for heading in ("## Target", "## Results", "## Analysis", "colab-badge.svg"):
+        assert heading in markdown, f"{path.name} lacks {heading}"
+    assert f"/notebooks/{path.name}" in markdown  # the Colab badge opens this very notebook
+    checked = [c for c in notebook.cells if "NBVAL_CHECK_OUTPUT" in c.source]
+    assert len(checked) >= 3
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebook_is_small_and_from_a_full_run(path):
+    assert path.stat().st_size < 1_000_000
+    raw = json.loads(path.read_text())
+    assert "widgets" not in raw["metadata"]
+    code = [c for c in raw["cells"] if c["cell_type"] == "code"]
+    assert all(c["outputs"] for c in code[1:]), f"{path.name} has cells without outputs"
+    text = "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
+                   for c in code for o in c["outputs"])
+    assert "full mode: 60,000 train / 10,000 test images" in text
+    assert "Traceback" not in text
+
+
+def test_all_notebooks_share_one_bootstrap():
+    assert len({first_code_cell(p) for p in NOTEBOOKS}) == 1
+    assert "REPO_URL" in first_code_cell(NOTEBOOKS[0])
+
+
+def run_bootstrap(cwd, colab, env=None):
+    """Run the notebooks' first cell in a fresh interpreter, as Colab (faked) or locally."""
+    prelude = "import sys, types\n"
+    if colab:
+        prelude += "sys.modules['google.colab'] = types.ModuleType('google.colab')\n"
+    code = prelude + first_code_cell(NOTEBOOKS[0]) + "\nimport utils, model\nprint(utils.__file__)\n"
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **(env or {})})
+
+
+def test_bootstrap_on_colab_clones_the_repository(tmp_path):
+    result = run_bootstrap(tmp_path, colab=True,
+                              env={"MNIST_REPO_URL": f"file://{utils.REPO_ROOT}"})
+    assert result.returncode == 0, result.stderr
+    clone = tmp_path / "mnist-under-8k"
+    assert Path(result.stdout.strip().splitlines()[-1]) == clone / "src" / "utils.py"
+    assert (clone / "notebooks").is_dir() and (clone / ".git").is_dir()
+    # A second run (a notebook re-run on Colab) reuses the clone instead of failing on it.
+    again = run_bootstrap(tmp_path, colab=True,
+                             env={"MNIST_REPO_URL": f"file://{utils.REPO_ROOT}"})
+    assert again.returncode == 0, again.stderr
+
+
+def test_bootstrap_locally_finds_src_without_cloning():
+    result = run_bootstrap(utils.REPO_ROOT / "notebooks", colab=False)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip().splitlines()[-1]) == utils.REPO_ROOT / "src" / "utils.py"

@@ -1,0 +1,75 @@
+"""The recorded full runs: schema, the headline criterion, and that the README and each
+notebook's Results section show exactly the numbers of Data/results/*.json."""
+import re
+
+import jupytext
+import pytest
+
+import utils
+from steps import RECIPES
+
+RESULTS = utils.REPO_ROOT / "Data" / "results"
+README = (utils.REPO_ROOT / "README.md").read_text()
+
+
+def recorded(step):
+    return utils.read_results(utils.results_path(step, utils.REPO_ROOT / "Data"))
+
+
+@pytest.mark.parametrize("step", sorted(RECIPES))
+def test_each_step_has_a_full_run_matching_its_recipe(step):
+    results, recipe = recorded(step), RECIPES[step]
+    assert results["mode"] == "full" and results["eval_set"] == "test"
+    assert (results["train_size"], results["test_size"]) == (60_000, 10_000)
+    assert results["model_class"] == recipe.model_class() and results["role"] == recipe.role
+    assert results["params"] == utils.count_parameters(recipe.model())
+    assert results["epochs"] == recipe.epochs and results["batch_size"] == recipe.batch_size
+    assert [r["seed"] for r in results["runs"]] == list(recipe.seeds)
+    for run in results["runs"]:
+        assert all(len(run[k]) == recipe.epochs for k in ("train_loss", "test_acc", "lr"))
+    for name in ("curves", "misclassified", "confusion", "samples"):
+        assert utils.plot_path(step, name, utils.REPO_ROOT / "Data").is_file()
+
+
+def test_final_step_meets_the_headline_on_every_seed():
+    final = [s for s, r in RECIPES.items() if r.role == "final"]
+    results = recorded(final[0])
+    assert results["params"] < 8_000 and results["epochs"] <= 15
+    summary = utils.summarize_runs(results)
+    assert len(summary["seeds"]) >= 5
+    assert summary["worst_last_min"] >= 99.40, summary
+
+
+def test_readme_results_table_is_the_recorded_one():
+    table = utils.results_table_markdown(RESULTS)
+    assert table in README, "README's results table differs from Data/results: regenerate it " \
+                            "with `python -c 'import utils; print(utils.results_table_markdown())'`"
+
+
+def test_readme_shows_every_step_plot():
+    for step in RECIPES:
+        assert f"Data/plots/step{step}_curves.png" in README
+
+
+NUMBER = re.compile(r"\d+\.\d+")
+
+
+@pytest.mark.parametrize("step", sorted(RECIPES))
+def test_notebook_results_section_quotes_only_recorded_numbers(step):
+    """Every decimal number in a notebook's Results section must be a value from its JSON
+    (an accuracy of some epoch, or a summary over seeds) rounded to 2 places."""
+    results = recorded(step)
+    summary = utils.summarize_runs(results)
+    allowed = {f"{v:.2f}" for run in results["runs"] for key in ("test_acc", "train_acc")
+               for v in run[key]}
+    allowed |= {f"{summary[k]:.2f}" for k in ("best_mean", "best_std", "last_min_mean",
+                                              "last_min_std", "worst_last_min")}
+    allowed |= {f"{run['test_loss'][-1]:.4f}" for run in results["runs"]}
+    allowed |= {f"{run['wall_s'] / 60:.1f}" for run in results["runs"]}
+    path = next((utils.REPO_ROOT / "notebooks").glob(f"step{step}_*.ipynb"))
+    section = next(c.source for c in jupytext.read(path).cells
+                   if c.cell_type == "markdown" and c.source.startswith("## Results"))
+    assert f"{results['params']:,}" in section
+    quoted = NUMBER.findall(section)
+    assert quoted, f"{path.name}: Results section quotes no numbers"
+    assert set(quoted) <= allowed, f"{path.name}: not in the JSON: {set(quoted) - allowed}"

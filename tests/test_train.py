@@ -1,0 +1,81 @@
+"""The headless runner as a user calls it: a subprocess, quick mode, real exit codes."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import utils
+
+TRAIN = [sys.executable, str(utils.REPO_ROOT / "src" / "train.py")]
+
+
+def run_train(*args, env=None):
+    return subprocess.run(TRAIN + list(args), capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+
+
+def snapshot(folder):
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*")} if folder.exists() else {}
+
+
+def test_help_explains_every_flag():
+    result = run_train("--help")
+    assert result.returncode == 0
+    for flag in ("--step", "--seed", "--seeds", "--epochs", "--out", "--device", "MNIST_DATA_DIR",
+                 "MNIST_QUICK"):
+        assert flag in result.stdout
+
+
+def test_quick_run_writes_schema_and_leaves_data_untouched(tmp_path):
+    before = snapshot(utils.REPO_ROOT / "Data")
+    result = run_train("--step", "1", "--seed", "1", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    results = utils.read_results(tmp_path / "results" / "step1.json")
+    assert results["mode"] == "quick" and results["step"] == 1 and results["role"] == "baseline"
+    assert results["model_class"] == "Step1Net" and results["params"] > 6_000_000
+    assert results["train_size"] == utils.QUICK_TRAIN_SIZE and results["epochs"] == 1
+    assert [r["seed"] for r in results["runs"]] == [1]
+    assert len(results["runs"][0]["test_acc"]) == 1
+    assert {p.name for p in (tmp_path / "plots").iterdir()} == {
+        "step1_curves.png", "step1_misclassified.png", "step1_confusion.png", "step1_samples.png"}
+    assert snapshot(utils.REPO_ROOT / "Data") == before
+
+
+def test_quick_run_defaults_to_a_temporary_folder():
+    before = snapshot(utils.REPO_ROOT / "Data"), snapshot(utils.REPO_ROOT / "notebooks")
+    result = run_train("--step", "5", "--seeds", "3", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    path = result.stdout.strip().splitlines()[-1].removeprefix("results: ")
+    assert "seed 3 epoch  1:" in result.stdout
+    assert utils.read_results(path)["runs"][0]["seed"] == 3
+    assert not path.startswith(str(utils.REPO_ROOT))
+    assert (snapshot(utils.REPO_ROOT / "Data"), snapshot(utils.REPO_ROOT / "notebooks")) == before
+
+
+def test_quick_run_refuses_data_folder():
+    result = run_train("--step", "5", "--out", str(utils.REPO_ROOT / "Data"))
+    assert result.returncode == 2
+    assert "must not write into" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_empty_data_folder_gives_one_clear_error(tmp_path):
+    result = run_train("--step", "5", "--out", str(tmp_path / "out"),
+                       env={utils.DATA_ENV: str(tmp_path)})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert str(tmp_path / "MNIST" / "raw") in result.stderr and utils.DATA_ENV in result.stderr
+    assert not (tmp_path / "out" / "results").exists()
+
+
+def test_truncated_file_is_named_by_the_runner(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in utils.MNIST_FILES:
+        (raw / name).symlink_to(utils.data_root() / "MNIST" / "raw" / name)
+    (raw / "train-images-idx3-ubyte").unlink()
+    (raw / "train-images-idx3-ubyte").write_bytes(b"\0" * 1000)
+    result = run_train("--step", "5", "--out", str(tmp_path / "out"),
+                       env={utils.DATA_ENV: str(tmp_path)})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "train-images-idx3-ubyte is damaged: 1000 bytes" in result.stderr

@@ -1,0 +1,268 @@
+"""The engine on small inputs: data, augmentation, loops, determinism, summary, RF, results."""
+import json
+import shutil
+
+import pytest
+import torch
+import torch.nn as nn
+
+import utils
+from steps import RECIPES
+
+
+# ------------------------------------------------------------------ data
+def test_quick_data_is_normalized_and_aligned(quick_data):
+    train_x, train_y, test_x, test_y = quick_data
+    assert train_x.shape == (utils.QUICK_TRAIN_SIZE, 1, 28, 28)
+    assert test_x.shape == (utils.QUICK_TEST_SIZE, 1, 28, 28)
+    assert train_x.dtype == torch.float32 and train_y.dtype == torch.int64
+    assert set(train_y.tolist()) == set(range(10))
+    # MNIST's first two training labels are 5 and 0, its first test label 7.
+    assert train_y[:2].tolist() == [5, 0] and test_y[0].item() == 7
+    # Normalized with the training set's statistics: mean ~0, std ~1, black == background.
+    assert abs(train_x.mean().item()) < 0.05 and abs(train_x.std().item() - 1) < 0.05
+    assert train_x.min().item() == pytest.approx(utils._BACKGROUND, abs=1e-6)
+
+
+def test_full_data_sizes():
+    train_x, _, test_x, _ = utils.load_mnist("cpu", quick=False)
+    assert len(train_x) == 60_000 and len(test_x) == 10_000
+
+
+def test_batches_cover_every_example_once_in_a_seeded_order(quick_data):
+    x, y = quick_data[0][:300], quick_data[1][:300]
+    ids = torch.arange(300)
+    orders = []
+    for seed in (0, 0, 1):
+        batches = list(utils.iterate_batches(ids, y, 128, torch.Generator().manual_seed(seed)))
+        assert [len(b[0]) for b in batches] == [128, 128, 44]
+        order = torch.cat([b[0] for b in batches])
+        assert sorted(order.tolist()) == list(range(300))
+        assert torch.equal(torch.cat([b[1] for b in batches]), y[order])  # labels follow images
+        orders.append(order)
+    assert torch.equal(orders[0], orders[1]) and not torch.equal(orders[0], orders[2])
+
+
+# ------------------------------------------------------------------ augmentation
+def test_augment_identity_when_nothing_is_random(quick_data):
+    x = quick_data[0][:16]
+    out = utils.augment_batch(x, utils.Augment(degrees=0), torch.Generator().manual_seed(0))
+    assert torch.allclose(out, x, atol=1e-5)
+
+
+def test_augment_keeps_shape_and_label_alignment():
+    # Image i is a centred square of brightness i: whatever the affine does, its centre stays
+    # inside the square, so out[i] must still show brightness i (no image swapped places).
+    x = torch.full((64, 1, 28, 28), utils._BACKGROUND)
+    brightness = torch.linspace(0.5, 2.5, 64)
+    x[:, :, 9:19, 9:19] = brightness.view(-1, 1, 1, 1)
+    aug = utils.Augment(degrees=15, translate=0.05, scale=(0.9, 1.1))
+    out = utils.augment_batch(x, aug, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.dtype == x.dtype
+    assert torch.allclose(out[:, 0, 13, 13], brightness, atol=1e-4)
+    # Each image got its own transform, and corners stay black (background fill).
+    ink = (out > 0).flatten(1).sum(1)
+    assert len(set(ink.tolist())) > 32
+    assert torch.allclose(out[:, 0, 0, 0], torch.full((64,), utils._BACKGROUND), atol=1e-4)
+
+
+def test_augment_rotates_by_the_drawn_angle():
+    bar = torch.full((1, 1, 28, 28), utils._BACKGROUND)
+    bar[..., 13:15, 4:24] = 2.8  # a horizontal stroke
+    generator_seed = 3
+    out = utils.augment_batch(bar, utils.Augment(degrees=30),
+                              torch.Generator().manual_seed(generator_seed))
+    ink = (out[0, 0] > 0.5).nonzero().float()
+    rows, cols = (ink - ink.mean(0)).T
+    stroke_angle = 0.5 * torch.atan2(2 * (rows * cols).mean(), (cols ** 2 - rows ** 2).mean())
+    drawn = torch.rand(1, 4, generator=torch.Generator().manual_seed(generator_seed))[0, 0] * 2 - 1
+    assert abs(drawn.item()) > 0.3  # the check below needs a visible rotation
+    assert abs(stroke_angle.rad2deg().item()) == pytest.approx(abs(drawn.item()) * 30, abs=2)
+
+
+# ------------------------------------------------------------------ train / test loops
+def test_a_few_steps_on_a_fixed_batch_lower_the_loss(quick_data):
+    x, y = quick_data[0][:64], quick_data[1][:64]
+    torch.manual_seed(0)
+    model = RECIPES[5].model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    losses = [utils.train_one_epoch(model, x, y, optimizer, batch_size=64, generator=None,
+                                    epoch=epoch, progress=False)[0] for epoch in range(1, 16)]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+class BreaksOnCall(nn.Module):
+    """A linear classifier whose logits turn NaN on its ``bad_call``-th forward pass."""
+
+    def __init__(self, bad_call):
+        super().__init__()
+        self.linear, self.calls, self.bad_call = nn.Linear(784, 10), 0, bad_call
+
+    def forward(self, x):
+        self.calls += 1
+        logits = self.linear(x.flatten(1))
+        return logits * float("nan") if self.calls == self.bad_call else logits
+
+
+def test_nan_loss_names_epoch_and_batch(quick_data):
+    x, y = quick_data[0][:256], quick_data[1][:256]
+    model = BreaksOnCall(bad_call=3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    with pytest.raises(utils.TrainingDiverged, match=r"loss became nan in epoch 7, batch 3 of 4"):
+        utils.train_one_epoch(model, x, y, optimizer, batch_size=64,
+                              generator=torch.Generator().manual_seed(0), epoch=7, progress=False)
+
+
+def test_schedulers_step_per_batch_or_per_epoch(quick_data):
+    data = tuple(t[:256] for t in quick_data)
+    base = RECIPES[5]
+    onecycle = utils.Recipe(**{**base.__dict__, "epochs": 3})
+    _, run = utils.fit(onecycle, data, seed=0, progress=False, log=None)
+    assert run["lr"][0] == pytest.approx(0.2 / 10)  # OneCycle starts at max_lr / div_factor
+    assert len(set(run["lr"])) == 3  # and moves within every epoch
+    steplr = utils.Recipe(**{**RECIPES[4].__dict__, "epochs": 8})
+    _, run = utils.fit(steplr, data, seed=0, progress=False, log=None)
+    assert run["lr"] == pytest.approx([0.05] * 6 + [0.01] * 2)
+
+
+def test_same_seed_same_history_other_seed_differs(quick_data):
+    data = tuple(t[:512] for t in quick_data)
+    recipe = utils.Recipe(**{**RECIPES[5].__dict__, "epochs": 2})
+    runs = [utils.fit(recipe, data, seed, progress=False, log=None)[1] for seed in (7, 7, 8)]
+    for run in runs:
+        run.pop("wall_s")
+    assert runs[0] == runs[1]
+    assert runs[0]["train_loss"] != runs[2]["train_loss"]
+
+
+def test_device_choice_can_be_overridden(monkeypatch):
+    assert utils.get_device("cpu").type == "cpu"
+    monkeypatch.setenv(utils.DEVICE_ENV, "cpu")
+    assert utils.get_device().type == "cpu"
+
+
+# ------------------------------------------------------------------ teaching aids
+def test_summary_leaves_model_and_rng_untouched():
+    torch.manual_seed(0)
+    model = RECIPES[4].model().train()
+    bn = model.features[0][2]
+    bn.running_mean.fill_(0.5)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    text = utils.model_summary(model)
+    assert "Total params: 7,752" in text and "Conv2d-1" in text and "[-1, 10, 26, 26]" in text
+    assert model.training and bn.training
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(torch.get_rng_state(), rng)
+
+
+def test_rf_table_matches_hand_computed_values():
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3),              # 26, RF 3, jump 1
+        nn.MaxPool2d(2),                 # 13, RF 4, jump 2
+        nn.Conv2d(4, 4, 3, padding=1),   # 13, RF 8
+        nn.Conv2d(4, 4, 3, dilation=2),  # 9, RF 8 + 2*2*2 = 16
+        nn.Conv2d(4, 4, 3, stride=2),    # 4, RF 20, jump 4
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),         # 1, RF 20 + 3*4 = 32
+    )
+    rows = utils.receptive_field_table(net)
+    assert [(r["output"][-1], r["rf"], r["jump"]) for r in rows] == [
+        (26, 3, 1), (13, 4, 2), (13, 8, 2), (9, 16, 2), (4, 20, 4), (1, 32, 4)]
+    assert "MaxPool2d" in utils.format_rf_table(rows)
+
+
+def test_plots_are_written(quick_data, tmp_path):
+    x, y = quick_data[0][:64], quick_data[1][:64]
+    results = {"step": 9, "title": "t", "params": 1, "role": "final",
+               "runs": [{"seed": 1, "train_loss": [1, .5], "test_loss": [1, .4],
+                         "train_acc": [90, 99], "test_acc": [91, 99.5]}]}
+    preds = y.roll(1)
+    paths = [tmp_path / f"{n}.png" for n in "abcd"]
+    utils.plot_history(results, paths[0])
+    utils.plot_samples(x, y, paths[1], augment=utils.Augment())
+    utils.plot_misclassified(x, y, preds, paths[2])
+    utils.plot_confusion(y, preds, paths[3])
+    for path in paths:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cm = utils.confusion_matrix(y, preds)
+    assert cm.sum() == 64 and cm.trace() == (preds == y).sum()
+
+
+# ------------------------------------------------------------------ results I/O
+def _results():
+    return {k: 1 for k in utils.REQUIRED_KEYS} | {
+        "runs": [{k: [1.0] for k in utils.RUN_KEYS} | {"seed": 1}]}
+
+
+def test_results_round_trip(tmp_path):
+    path = utils.write_results(_results(), tmp_path / "results" / "step1.json")
+    assert utils.read_results(path) == _results()
+    assert [p.name for p in path.parent.iterdir()] == ["step1.json"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    path = utils.write_results(_results(), tmp_path / "step1.json")
+    before = path.read_text()
+
+    def broken_dump(obj, f, **kwargs):
+        f.write('{"half":')
+        raise OSError("disk full")
+
+    monkeypatch.setattr(utils.json, "dump", broken_dump)
+    with pytest.raises(OSError, match="disk full"):
+        utils.write_results({"new": 1}, path)
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["step1.json"]
+
+
+def test_read_results_names_the_file_and_the_missing_keys(tmp_path):
+    bad = tmp_path / "step3.json"
+    bad.write_text(json.dumps({"step": 3}))
+    with pytest.raises(ValueError, match=r"step3\.json lacks title, role"):
+        utils.read_results(bad)
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="step3.json is not valid JSON"):
+        utils.read_results(bad)
+
+
+def test_quick_mode_refuses_to_write_into_data():
+    with pytest.raises(utils.ProtectedOutputError, match="must not write into"):
+        utils.output_dir(utils.REPO_ROOT / "Data")
+    assert utils.REPO_ROOT not in utils.output_dir().parents
+
+
+# ------------------------------------------------------------------ data errors
+def test_missing_data_error_names_folder_and_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv(utils.DATA_ENV, str(tmp_path))
+    monkeypatch.setattr(utils, "_download", lambda root: None)  # as if offline
+    with pytest.raises(utils.MnistDataError) as error:
+        utils.load_mnist()
+    message = str(error.value)
+    assert str(tmp_path / "MNIST" / "raw") in message and utils.DATA_ENV in message
+
+
+@pytest.fixture
+def data_copy(tmp_path, monkeypatch):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in utils.MNIST_FILES:
+        shutil.copy(utils.data_root() / "MNIST" / "raw" / name, raw / name)
+    monkeypatch.setenv(utils.DATA_ENV, str(tmp_path))
+    return raw
+
+
+def test_truncated_file_is_named(data_copy):
+    path = data_copy / "t10k-labels-idx1-ubyte"
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(utils.MnistDataError, match=r"t10k-labels-idx1-ubyte is damaged: 5000 bytes"):
+        utils.load_mnist()
+
+
+def test_corrupt_file_is_named(data_copy):
+    path = data_copy / "train-labels-idx1-ubyte"
+    data = bytearray(path.read_bytes())
+    data[100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(utils.MnistDataError, match=r"train-labels-idx1-ubyte is damaged: its md5"):
+        utils.load_mnist()
