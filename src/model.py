@@ -107,10 +107,3 @@ class Step4Net(nn.Module):
 
     def forward(self, x):
         return self.features(x)
-
-
-class Step5Net(Step4Net):
-    """Step 4's network without dropout: augmentation now does the regularizing."""
-
-    def __init__(self):
-        super().__init__(dropout=0.0)

@@ -15,10 +15,13 @@ def step_lr(step_size, gamma=0.1):
     return lambda optimizer, steps_per_epoch, epochs: StepLR(optimizer, step_size, gamma)
 
 
-def one_cycle(max_lr, pct_start=0.2):
+def one_cycle(max_lr, pct_start=0.2, three_phase=False):
+    """Warm up to ``max_lr`` over ``pct_start`` of training, then anneal (cosine) to
+    max_lr / 1000. ``three_phase`` comes back down to max_lr / 10 by 2 x pct_start first, so the
+    last epochs run at a low, settling learning rate."""
     return lambda optimizer, steps_per_epoch, epochs: OneCycleLR(
         optimizer, max_lr=max_lr, steps_per_epoch=steps_per_epoch, epochs=epochs,
-        pct_start=pct_start, div_factor=10, final_div_factor=100)
+        pct_start=pct_start, div_factor=10, final_div_factor=100, three_phase=three_phase)
 
 
 RECIPES = {r.step: r for r in [
@@ -31,8 +34,10 @@ RECIPES = {r.step: r for r in [
            epochs=15, batch_size=128, optimizer=sgd(0.02)),
     Recipe(step=4, title="GAP and capacity", role="step", model=model.Step4Net,
            epochs=15, batch_size=128, optimizer=sgd(0.05), scheduler=step_lr(6, 0.2)),
-    Recipe(step=5, title="Augmentation and OneCycle", role="final", model=model.Step5Net,
+    # Step 5 keeps step 4's network and changes only the training; the choices below won a
+    # design search on a validation split (Data/tuning/, README), never on the test set.
+    Recipe(step=5, title="Augmentation and OneCycle", role="final", model=model.Step4Net,
            epochs=15, batch_size=128, optimizer=sgd(0.05, nesterov=True, weight_decay=1e-4),
-           scheduler=one_cycle(0.2), scheduler_per_batch=True,
+           scheduler=one_cycle(0.2, three_phase=True), scheduler_per_batch=True,
            augment=Augment(degrees=7, scale=(0.95, 1.05)), seeds=(1, 2, 3, 4, 5)),
 ]}

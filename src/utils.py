@@ -228,7 +228,7 @@ def augment_batch(x: torch.Tensor, aug: Augment, generator: torch.Generator) -> 
 
 # --------------------------------------------------------------------------- train / test
 def train_one_epoch(model, x, y, optimizer, *, batch_size, generator, augment=None,
-                    batch_scheduler=None, epoch=1, progress=True):
+                    batch_scheduler=None, label_smoothing=0.0, epoch=1, progress=True):
     """One pass over ``(x, y)`` in a new shuffled order; returns ``(mean loss, accuracy %)``.
 
     Loss and accuracy are summed on the device and read once per progress update, so a GPU is
@@ -245,7 +245,7 @@ def train_one_epoch(model, x, y, optimizer, *, batch_size, generator, augment=No
         if augment is not None:
             xb = augment_batch(xb, augment, generator)
         logits = model(xb)
-        loss = F.cross_entropy(logits, yb)
+        loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -296,6 +296,7 @@ class Recipe:
     scheduler: Callable | None = None  # (optimizer, steps_per_epoch, epochs) -> LR scheduler
     scheduler_per_batch: bool = False  # OneCycleLR: True; StepLR: False
     augment: Augment | None = None
+    label_smoothing: float = 0.0
     seeds: tuple[int, ...] = (1,)
     notes: str = ""
 
@@ -326,6 +327,7 @@ def fit(recipe: Recipe, data, seed: int, *, epochs: int | None = None, device=No
         train_loss, train_acc = train_one_epoch(
             model, train_x, train_y, optimizer, batch_size=recipe.batch_size,
             generator=generator, augment=recipe.augment, epoch=epoch, progress=progress,
+            label_smoothing=recipe.label_smoothing,
             batch_scheduler=scheduler if recipe.scheduler_per_batch else None)
         if scheduler is not None and not recipe.scheduler_per_batch:
             scheduler.step()
@@ -530,7 +532,8 @@ def plot_misclassified(x, y, preds, path: Path, n: int = 24):
     plt = _pyplot()
     wrong = (preds != y).nonzero().flatten()[:n].cpu()
     cols = 8
-    fig, axes = plt.subplots(max(1, math.ceil(n / cols)), cols, figsize=(8, math.ceil(n / cols) * 1.2))
+    rows = max(1, math.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(8, rows * 1.2))
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, wrong.tolist()):
@@ -541,7 +544,8 @@ def plot_misclassified(x, y, preds, path: Path, n: int = 24):
 
 
 def confusion_matrix(y, preds, classes: int = 10) -> torch.Tensor:
-    return torch.bincount(y.cpu() * classes + preds.cpu(), minlength=classes ** 2).view(classes, classes)
+    flat = torch.bincount(y.cpu() * classes + preds.cpu(), minlength=classes ** 2)
+    return flat.view(classes, classes)
 
 
 def plot_confusion(y, preds, path: Path):
@@ -582,8 +586,9 @@ def output_dir(out=None) -> Path:
     if is_quick():
         for protected in (REPO_ROOT / "Data", REPO_ROOT / "notebooks"):
             if out == protected or protected in out.parents:
-                raise ProtectedOutputError(f"quick mode ({QUICK_ENV}=1) must not write into {protected}: "
-                                 f"give another --out folder or unset {QUICK_ENV}.")
+                raise ProtectedOutputError(
+                    f"quick mode ({QUICK_ENV}=1) must not write into {protected}: give another "
+                    f"--out folder or unset {QUICK_ENV}.")
     return out
 
 
@@ -607,6 +612,7 @@ def write_results(results: dict, path: Path) -> Path:
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates it private; results are for everyone to read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -614,8 +620,9 @@ def write_results(results: dict, path: Path) -> Path:
     return path
 
 
-REQUIRED_KEYS = ("step", "title", "role", "model_class", "params", "mode", "epochs", "batch_size",
-                 "train_size", "test_size", "eval_set", "device", "torch_version", "created", "runs")
+REQUIRED_KEYS = ("step", "title", "role", "model_class", "params", "mode", "epochs",
+                 "batch_size", "train_size", "test_size", "eval_set", "device", "torch_version",
+                 "created", "runs")
 RUN_KEYS = ("seed", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "wall_s")
 
 
@@ -628,7 +635,8 @@ def read_results(path: Path) -> dict:
         raise FileNotFoundError(f"{path} does not exist: run `python src/train.py --step N` "
                                 f"(full mode) to create it.") from None
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e}); re-create it with src/train.py.") from None
+        message = f"{path} is not valid JSON ({e}); re-create it with src/train.py."
+        raise ValueError(message) from None
     missing = [k for k in REQUIRED_KEYS if k not in results]
     missing += [f"runs[{i}].{k}" for i, r in enumerate(results.get("runs", [])) for k in RUN_KEYS
                 if k not in r]
@@ -649,7 +657,8 @@ def results_table_markdown(results_dir: Path | None = None, last: int = 4) -> st
         s = summarize_runs(r, last)
         if len(s["seeds"]) > 1:
             best = f"{s['best_mean']:.2f} ± {s['best_std']:.2f}"
-            low = f"{s['last_min_mean']:.2f} ± {s['last_min_std']:.2f} (worst {s['worst_last_min']:.2f})"
+            low = (f"{s['last_min_mean']:.2f} ± {s['last_min_std']:.2f} "
+                   f"(worst {s['worst_last_min']:.2f})")
         else:
             best, low = f"{s['best'][0]:.2f}", f"{s['last_min'][0]:.2f}"
         minutes = np.mean([run["wall_s"] for run in r["runs"]]) / 60

@@ -68,7 +68,8 @@ def run_bootstrap(cwd, colab, env=None):
     prelude = "import sys, types\n"
     if colab:
         prelude += "sys.modules['google.colab'] = types.ModuleType('google.colab')\n"
-    code = prelude + first_code_cell(NOTEBOOKS[0]) + "\nimport utils, model\nprint(utils.__file__)\n"
+    code = (prelude + first_code_cell(NOTEBOOKS[0])
+            + "\nimport utils, model\nprint(utils.__file__)\n")
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
                           timeout=300, env={**os.environ, **(env or {})})
 

@@ -31,13 +31,23 @@ def test_each_step_has_a_full_run_matching_its_recipe(step):
         assert utils.plot_path(step, name, utils.REPO_ROOT / "Data").is_file()
 
 
-def test_final_step_meets_the_headline_on_every_seed():
-    final = [s for s, r in RECIPES.items() if r.role == "final"]
-    results = recorded(final[0])
+def headline(results, last=4, target=99.40):
+    """How many seeds held ``target`` in each of the last ``last`` epochs, and the worst one."""
+    summary = utils.summarize_runs(results, last)
+    met = sum(low >= target for low in summary["last_min"])
+    return met, len(summary["seeds"]), summary["worst_last_min"]
+
+
+def test_readme_reports_the_final_step_against_the_target_as_recorded():
+    final = next(s for s, r in RECIPES.items() if r.role == "final")
+    results = recorded(final)
     assert results["params"] < 8_000 and results["epochs"] <= 15
-    summary = utils.summarize_runs(results)
-    assert len(summary["seeds"]) >= 5
-    assert summary["worst_last_min"] >= 99.40, summary
+    met, seeds, worst = headline(results)
+    assert seeds >= 5
+    assert f"**{met} of {seeds} seeds**" in README
+    assert f"worst seed {worst:.2f}" in README
+    if met < seeds:  # a miss is stated as a miss, with its size
+        assert f"missed by {99.40 - worst:.2f} points" in README
 
 
 def test_readme_results_table_is_the_recorded_one():

@@ -24,9 +24,13 @@ def test_quick_data_is_normalized_and_aligned(quick_data):
     assert train_x.min().item() == pytest.approx(utils._BACKGROUND, abs=1e-6)
 
 
-def test_full_data_sizes():
-    train_x, _, test_x, _ = utils.load_mnist("cpu", quick=False)
+def test_full_data_sizes_and_validation_split():
+    train_x, train_y, test_x, _ = utils.load_mnist("cpu", quick=False)
     assert len(train_x) == 60_000 and len(test_x) == 10_000
+    fit_x, fit_y, val_x, val_y = utils.load_mnist("cpu", quick=False, validation=True)
+    # Design searches hold out the last 10k training images; the test set is not touched.
+    assert torch.equal(fit_x, train_x[:50_000]) and torch.equal(val_x, train_x[50_000:])
+    assert torch.equal(fit_y, train_y[:50_000]) and torch.equal(val_y, train_y[50_000:])
 
 
 def test_batches_cover_every_example_once_in_a_seeded_order(quick_data):
@@ -255,7 +259,7 @@ def data_copy(tmp_path, monkeypatch):
 def test_truncated_file_is_named(data_copy):
     path = data_copy / "t10k-labels-idx1-ubyte"
     path.write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(utils.MnistDataError, match=r"t10k-labels-idx1-ubyte is damaged: 5000 bytes"):
+    with pytest.raises(utils.MnistDataError, match=r"t10k-labels-idx1-ubyte is damaged: 5000"):
         utils.load_mnist()
 
 

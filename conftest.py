@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parent
 os.environ["MNIST_QUICK"] = "1"
 os.environ.setdefault("MNIST_DEVICE", "cpu")
-os.environ.setdefault("MNIST_DATA_DIR", str(REPO.parent / "shared" / "data"))
+# Absolute, because notebook kernels run in notebooks/, not where pytest was started.
+os.environ["MNIST_DATA_DIR"] = str(Path(os.environ.get("MNIST_DATA_DIR",
+                                                       REPO.parent / "shared" / "data")).resolve())
 sys.path.insert(0, str(REPO / "src"))
 
 

@@ -1,0 +1,58 @@
+"""Record a notebook: execute it in full mode, in place, then tidy its outputs so the committed
+file stays small and reads like a terminal (one line per finished progress bar).
+
+    MNIST_DATA_DIR=../shared/data python tools/run_notebook.py notebooks/step5_augmentation.ipynb
+    python tools/run_notebook.py --tidy-only notebooks/*.ipynb
+
+Full mode only: refuses to record with MNIST_QUICK set, so a quick run never lands in git.
+"""
+import argparse
+import os
+import re
+import sys
+
+import nbformat
+from nbclient import NotebookClient
+
+OVERWRITTEN = re.compile(r"[^\n]*\r(?=[^\n])")  # text a later \r on the same line replaced
+
+
+def tidy(notebook):
+    """Merge consecutive stream outputs of a cell and keep only what a terminal would show."""
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for output in cell.outputs:
+            if (output.output_type == "stream" and merged and merged[-1].output_type == "stream"
+                    and merged[-1].name == output.name):
+                merged[-1].text += output.text
+            else:
+                merged.append(output)
+        for output in merged:
+            if output.output_type == "stream":
+                output.text = OVERWRITTEN.sub("", output.text).replace("\r", "")
+        cell.outputs = merged
+    notebook.metadata.pop("widgets", None)
+    return notebook
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="+")
+    parser.add_argument("--tidy-only", action="store_true", help="do not execute, only tidy")
+    args = parser.parse_args()
+    if not args.tidy_only and os.environ.get("MNIST_QUICK", "") not in ("", "0"):
+        sys.exit("error: unset MNIST_QUICK: committed notebooks are recorded in full mode only")
+    for path in args.notebooks:
+        notebook = nbformat.read(path, as_version=4)
+        if not args.tidy_only:
+            NotebookClient(notebook, timeout=None, kernel_name="python3",
+                           resources={"metadata": {"path": os.path.dirname(path) or "."}}).execute()
+        nbformat.write(tidy(notebook), path)
+        print(f"{path}: {os.path.getsize(path) / 1000:.0f} kB")
+
+
+if __name__ == "__main__":
+    main()
