@@ -67,8 +67,8 @@ def make_training(recipe, n, device):
     """A fresh model, optimizer and (per-batch) scheduler, as the recipe builds them."""
     model = recipe.model().to(device)
     optimizer = recipe.optimizer(model.parameters())
-    steps = -(-n // recipe.batch_size)
-    scheduler = recipe.scheduler(optimizer, steps, 1) if recipe.scheduler else None
+    steps = -(-n // recipe.batch_size)  # the schedule spans the recipe's epochs, as in a run
+    scheduler = recipe.scheduler(optimizer, steps, recipe.epochs) if recipe.scheduler else None
     return model, optimizer, scheduler
 
 
@@ -103,12 +103,14 @@ def main():
     loader = course_loader(recipe.batch_size)
     next(loader)  # start the workers outside the timings
     times = {"engine": [], "course": [], "compute": []}
-    for r in range(rounds):
+    for r in range(rounds + 1):  # round 0 warms up caches and allocators; it is not counted
         times["engine"].append(time_engine(recipe, x, y, seed=r))
         times["course"].append(time_course(recipe, loader, batches, device))
         times["compute"].append(time_compute(recipe, premade))
-        print(f"round {r + 1}: " + ", ".join(f"{k} {1000 * v[-1] / batches:.1f} ms/batch"
-                                             for k, v in times.items()), flush=True)
+        print(f"round {r}{' (warm-up)' if r == 0 else ''}: "
+              + ", ".join(f"{k} {1000 * v[-1] / batches:.1f} ms/batch" for k, v in times.items()),
+              flush=True)
+    times = {k: v[1:] for k, v in times.items()}
     median = {k: statistics.median(v) for k, v in times.items()}
     print(f"device: {utils.device_name(device)}, torch {torch.__version__}, threads "
           f"{torch.get_num_threads()}, model {recipe.model_class()}, batch {recipe.batch_size}, "

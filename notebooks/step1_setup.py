@@ -95,8 +95,18 @@ figures["confusion"]
 # %% [markdown]
 # ## Results
 #
-# RESULTS_PLACEHOLDER
-#
+# - Parameters: **6,379,786**; trained for 2 epochs only (seed 1), 9.1 min on this 2-core CPU.
+# - Test accuracy: **98.12 %** after epoch 1 and **98.47 %** after epoch 2 (training accuracy 98.27 %).
+
+# %% [markdown]
 # ## Analysis
 #
-# ANALYSIS_PLACEHOLDER
+# - The pipeline works end to end: data, loop, summary, receptive-field table and plots. The
+#   network learns MNIST quickly even with plain SGD, which tells us the task is easy and that
+#   6.4 million parameters are far more than it needs.
+# - The summary shows where the weights sit: the 512 -> 1024 conv alone holds 4.7 million of
+#   them, on a 5x5 map. Large channel counts late in the network buy little.
+# - The receptive field grows to 40 pixels, more than the 28-pixel image: the last layers look at
+#   padding as much as at the digit.
+# - Next (step 2): keep the pipeline and build a skeleton with at most 16 channels, a max-pool
+#   once edges are found (RF 5), a 1x1 to squeeze channels, and one final big kernel.

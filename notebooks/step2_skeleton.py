@@ -91,8 +91,18 @@ figures["confusion"]
 # %% [markdown]
 # ## Results
 #
-# RESULTS_PLACEHOLDER
-#
+# - Parameters: **12,962** (almost 500 times fewer than step 1); 15 epochs, seed 1, 2.0 min on this CPU.
+# - Best test accuracy **98.85 %**; last 4 epochs 98.66-98.85 %.
+# - Training accuracy at the end: 99.18 %.
+
+# %% [markdown]
 # ## Analysis
 #
-# ANALYSIS_PLACEHOLDER
+# - The skeleton learns, but slowly at first (epoch 1 training accuracy 74.49 %): without
+#   BatchNorm the deep stack of unnormalized convs starts badly and needs a modest learning rate.
+# - Test accuracy wobbles from epoch to epoch (98.66-98.85 % over the last 4), and in the
+#   second half training accuracy overtakes test accuracy: the model begins to overfit.
+# - The 6x6 final kernel holds 5,770 of the 12,962 parameters, almost half the model, for a
+#   single layer.
+# - Next (step 3): BatchNorm after every conv, a little dropout, and a second max-pool so the
+#   final kernel shrinks, all under 8,000 parameters.

@@ -89,8 +89,18 @@ figures["confusion"]
 # %% [markdown]
 # ## Results
 #
-# RESULTS_PLACEHOLDER
-#
+# - Parameters: **6,306**; 15 epochs, seed 1, 3.7 min on this CPU.
+# - Best test accuracy **99.22 %**; last 4 epochs 99.12-99.22 %.
+# - Training accuracy at the end: 99.40 %.
+
+# %% [markdown]
 # ## Analysis
 #
-# ANALYSIS_PLACEHOLDER
+# - With half the parameters of step 2, the model is better (99.22 % against
+#   98.85 %) and starts much faster (epoch 1: 98.49 % against 96.51 %
+#   on the test set): BatchNorm lets every layer train at a sensible scale from the first batch.
+# - Training accuracy (99.40 %) still ends above test accuracy, and the test curve
+#   still wobbles: a constant learning rate keeps it bouncing around the minimum.
+# - The 4x4 final kernel holds 2,560 of the 6,306 weights, and it ties the decision to where a
+#   stroke appears in the 4x4 map.
+# - Next (step 4): global average pooling and a 1x1 conv in its place, and a learning-rate step.

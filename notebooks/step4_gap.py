@@ -13,7 +13,7 @@
 #
 # ## Target
 #
-# That 4x4 final kernel still holds 2,560 of step 3's 6,306 weights, a third of the model, and it
+# That 4x4 final kernel still holds 2,560 of step 3's 6,306 weights, two fifths of the model, and it
 # ties the classifier to where a digit sits. Replace it with global average pooling and a 1x1
 # conv (160 weights), and spend the freed parameters where they help: 10 channels in the first
 # block, 16 after the pool, and one more 3x3 conv so the last map (6x6) is seen with a receptive
@@ -91,8 +91,16 @@ figures["confusion"]
 # %% [markdown]
 # ## Results
 #
-# RESULTS_PLACEHOLDER
-#
+# - Parameters: **7,752**; 15 epochs, seed 1, 5.2 min on this CPU.
+# - Best test accuracy **99.49 %**; last 4 epochs 99.46-99.49 %.
+# - Training accuracy at the end: 99.50 %.
+
+# %% [markdown]
 # ## Analysis
 #
-# ANALYSIS_PLACEHOLDER
+# - GAP freed 2,400 weights; spent on wider early blocks and one more 3x3 conv they lift the best
+#   accuracy from 99.22 % to 99.49 %.
+# - The StepLR drops (after epochs 6 and 12) are visible in the curves: each one steadies the test
+#   accuracy, and this seed holds 99.46-99.49 % over its last 4 epochs.
+# - This is one seed. The target is about every seed, so step 5 trains five; it also adds
+#   augmentation and a OneCycle schedule, chosen on a validation split.

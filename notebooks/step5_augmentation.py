@@ -100,8 +100,24 @@ figures["confusion"]
 # %% [markdown]
 # ## Results
 #
-# RESULTS_PLACEHOLDER
-#
+# - Parameters: **7,752**; 15 epochs, 5 seeds, 4.6 min per seed on this CPU (23.2 min in all).
+# - Best test accuracy: **99.48 ± 0.04 %** (mean ± std over seeds); the highest single epoch was 99.54 %.
+# - Lowest test accuracy in the last 4 epochs: **99.42 ± 0.05 %**, worst seed 99.33 %.
+# - Target: met on **4 of 5 seeds**. Seed 1 held 99.33-99.41 % in its last 4 epochs: the target is **missed by 0.07 points** on that seed.
+
+# %% [markdown]
 # ## Analysis
 #
-# ANALYSIS_PLACEHOLDER
+# - Augmentation stops the overfitting: training accuracy, measured on augmented images, ends
+#   at 99.40-99.41 % across seeds, level with the test accuracy, where step 4's
+#   ended at 99.50 %, above its test accuracy.
+# - The three-phase schedule does what it was chosen for: each seed's last 4 epochs stay within
+#   0.08 points of each other, so the result is steady rather than a lucky peak.
+# - The level is not quite there. Seed 1 ends lower here (99.33-99.41 %) than step 4 did on the
+#   same seed without augmentation (99.46-99.49 %). One seed of step 4 cannot tell whether
+#   augmentation costs accuracy at this size or whether the seeds differ; the validation search
+#   in the README found every variant within about 0.1 point of the others, which is also the
+#   size of the spread between seeds.
+# - What would help: compare step 4's and step 5's recipes on the validation split over several
+#   seeds before changing anything, then spend the 247 parameters left in the budget, or make
+#   the network cheaper per parameter (the frontier step's question).

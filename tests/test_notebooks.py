@@ -91,3 +91,25 @@ def test_bootstrap_locally_finds_src_without_cloning():
     result = run_bootstrap(utils.REPO_ROOT / "notebooks", colab=False)
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip().splitlines()[-1]) == utils.REPO_ROOT / "src" / "utils.py"
+
+
+def test_tidy_keeps_what_a_terminal_shows():
+    import importlib.util
+
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location(
+        "run_notebook", utils.REPO_ROOT / "tools" / "run_notebook.py")
+    run_notebook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_notebook)
+    cell = nbformat.v4.new_code_cell("train()")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="\repoch 1:   0%|"),
+                    nbformat.v4.new_output("stream", name="stdout", text="\repoch 1:  50%|"),
+                    nbformat.v4.new_output("stream", name="stdout", text="\repoch 1: 100%|\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text="seed 1 epoch 1\n"),
+                    nbformat.v4.new_output("stream", name="stderr", text="warning\n")]
+    notebook = nbformat.v4.new_notebook(cells=[cell], metadata={"widgets": {"state": {}}})
+    tidied = run_notebook.tidy(notebook)
+    assert [(o.name, o.text) for o in tidied.cells[0].outputs] == [
+        ("stdout", "epoch 1: 100%|\nseed 1 epoch 1\n"), ("stderr", "warning\n")]
+    assert "widgets" not in tidied.metadata
