@@ -26,8 +26,8 @@ def one_cycle(max_lr, pct_start=0.2, three_phase=False):
 
 RECIPES = {r.step: r for r in [
     Recipe(step=1, title="Setup: heavy baseline", role="baseline", model=model.Step1Net,
-           epochs=2, batch_size=128, optimizer=sgd(0.01),
-           notes="2 epochs only: one epoch of this 6.4M-parameter model takes minutes on a CPU."),
+           # 2 epochs only: one epoch of this 6.4M-parameter model takes minutes on a CPU.
+           epochs=2, batch_size=128, optimizer=sgd(0.01)),
     Recipe(step=2, title="Skeleton", role="step", model=model.Step2Net,
            epochs=15, batch_size=128, optimizer=sgd(0.02)),
     Recipe(step=3, title="Under 8k: BatchNorm and dropout", role="step", model=model.Step3Net,

@@ -23,7 +23,7 @@ import random
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -298,7 +298,6 @@ class Recipe:
     augment: Augment | None = None
     label_smoothing: float = 0.0
     seeds: tuple[int, ...] = (1,)
-    notes: str = ""
 
     def model_class(self) -> str:
         return self.model.__name__

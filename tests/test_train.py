@@ -3,8 +3,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 import utils
 
 TRAIN = [sys.executable, str(utils.REPO_ROOT / "src" / "train.py")]

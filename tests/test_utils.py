@@ -34,7 +34,7 @@ def test_full_data_sizes_and_validation_split():
 
 
 def test_batches_cover_every_example_once_in_a_seeded_order(quick_data):
-    x, y = quick_data[0][:300], quick_data[1][:300]
+    y = quick_data[1][:300]
     ids = torch.arange(300)
     orders = []
     for seed in (0, 0, 1):
