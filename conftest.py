@@ -13,6 +13,7 @@ os.environ.setdefault("MNIST_DEVICE", "cpu")
 os.environ["MNIST_DATA_DIR"] = str(Path(os.environ.get("MNIST_DATA_DIR",
                                                        REPO.parent / "shared" / "data")).resolve())
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "benchmarks"))  # the design searches, whose tables the README shows
 
 
 @pytest.fixture(scope="session")

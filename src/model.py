@@ -107,3 +107,27 @@ class Step4Net(nn.Module):
 
     def forward(self, x):
         return self.features(x)
+
+
+class Step6Net(nn.Module):
+    """Frontier: step 4's layout at about half the parameters, without dropout (a network this
+    small underfits). The widths go to the end: the classifier reads 20 averaged features, not
+    12. Chosen by a validation-split search (``benchmarks/design_search.py``, README)."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            conv_block(1, 6, bn=True),       # out 6x26x26, RF 3
+            conv_block(6, 10, bn=True),      # out 10x24x24, RF 5
+            nn.MaxPool2d(2),                 # out 10x12x12, RF 6
+            conv_block(10, 6, 1, bn=True),   # out 6x12x12, RF 6
+            conv_block(6, 8, bn=True),       # out 8x10x10, RF 10
+            conv_block(8, 10, bn=True),      # out 10x8x8, RF 14
+            conv_block(10, 20, bn=True),     # out 20x6x6, RF 18
+            nn.AdaptiveAvgPool2d(1),         # out 20x1x1, RF 28
+            nn.Conv2d(20, 10, 1),            # out 10x1x1, RF 28
+            nn.Flatten(),
+        )
+
+    def forward(self, x):
+        return self.features(x)

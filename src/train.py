@@ -2,7 +2,8 @@
 
     python src/train.py --step 5                 # the step's own seeds, results into Data/
     python src/train.py --step all               # the whole series, step by step
-    python src/train.py --step 5 --seeds 1,2,3   # chosen seeds
+    python src/train.py --step 5 --seeds 1,2,3   # chosen seeds (trained at once)
+    python src/train.py --step 5 --one-at-a-time # the seeds one after another, to compare
     MNIST_QUICK=1 python src/train.py --step 1 --seed 1 --out /tmp/x   # smoke run
 
 Writes ``<out>/results/step<N>.json`` and the step's plots under ``<out>/plots/``.
@@ -38,6 +39,9 @@ def parse_args(argv=None):
     parser.add_argument("--validation", action="store_true",
                         help=f"hold out the last {utils.VALIDATION_SIZE:,} training images and "
                              "measure on them instead of the test set (for design searches)")
+    parser.add_argument("--one-at-a-time", action="store_true",
+                        help="train the seeds one after another instead of all at once as one "
+                             "packed network (utils.Copies): slower, needs less memory")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bars, only the per-epoch log lines")
     return parser.parse_args(argv)
@@ -61,7 +65,8 @@ def train_step(recipe, seeds, args, out):
     """Train one step's recipe, then save its plots and print where the results went."""
     results, model, (train_x, train_y, test_x, test_y) = utils.run_recipe(
         recipe, seeds, epochs=args.epochs, out=out, device=args.device,
-        validation=args.validation, progress=not args.no_progress)
+        validation=args.validation, at_once=not args.one_at_a_time,
+        progress=not args.no_progress)
     utils.plot_samples(train_x, train_y, utils.plot_path(recipe.step, "samples", out),
                        augment=recipe.augment)
     utils.save_step_plots(results, model, test_x, test_y, out)

@@ -1,8 +1,8 @@
 """The training engine every notebook and ``src/train.py`` share.
 
 Read top to bottom: settings (data root, quick mode, device, seeding), data (loading,
-checking, batching), augmentation, the train/test loops, the whole run of a recipe,
-teaching aids (summary, receptive field), plots, and results I/O.
+checking, batching), augmentation, many seeds as one network (``Copies``), the train/test
+loops, the whole run of a recipe, teaching aids (summary, receptive field), plots, and results I/O.
 
 Where to change things:
 - the data root: the environment variable ``MNIST_DATA_DIR`` (``data_root``);
@@ -226,59 +226,144 @@ def augment_batch(x: torch.Tensor, aug: Augment, generator: torch.Generator) -> 
     return F.grid_sample(x - _BACKGROUND, grid, align_corners=False) + _BACKGROUND
 
 
+# --------------------------------------------------------------------------- many seeds at once
+class Copies(nn.Module):
+    """K independently initialized networks trained as one network. Every conv becomes a
+    grouped conv (``groups=K``) and every BatchNorm holds K times the channels, so copy k only
+    ever sees channel k of the input, its own weights and its own batch statistics: the copies
+    never mix. Input ``(B, K, H, W)``, output ``(B, K, classes)``. One pass runs all K, which
+    keeps a GPU busy where one tiny network would leave it idle.
+
+    Works for an ``nn.Sequential``, or a network whose layers sit in one in ``.features`` (every
+    model in ``model.py``), built from Conv2d, BatchNorm2d, ReLU, Dropout, pooling and Flatten.
+    """
+
+    def __init__(self, models):
+        super().__init__()
+        self.count = len(models)
+        self.features = _pack([getattr(m, "features", m) for m in models])
+
+    def forward(self, x):
+        return self.features(x).view(len(x), self.count, -1)
+
+    def copy(self, k: int, into: nn.Module) -> nn.Module:
+        """Copy ``k`` as a standalone network: ``into`` (a fresh model of the same class)
+        receives its weights and BatchNorm statistics."""
+        with torch.no_grad():
+            _unpack(self.features, getattr(into, "features", into), k)
+        return into.to(next(self.parameters()).device)
+
+
+_STATELESS = (nn.ReLU, nn.Dropout, nn.Dropout2d, nn.MaxPool2d, nn.AvgPool2d,
+              nn.AdaptiveAvgPool2d, nn.Flatten, nn.Identity)
+
+
+def _pack(layers):
+    """One layer of ``Copies`` from the same layer of each of the K networks."""
+    first, k = layers[0], len(layers)
+    if isinstance(first, nn.Sequential):
+        return nn.Sequential(*[_pack(list(group)) for group in zip(*layers)])
+    if isinstance(first, _STATELESS):
+        return copy.deepcopy(first)
+    if isinstance(first, nn.Conv2d):
+        packed = nn.Conv2d(k * first.in_channels, k * first.out_channels, first.kernel_size,
+                           stride=first.stride, padding=first.padding, dilation=first.dilation,
+                           groups=k * first.groups, bias=first.bias is not None)
+    elif isinstance(first, nn.BatchNorm2d):
+        packed = nn.BatchNorm2d(k * first.num_features, eps=first.eps, momentum=first.momentum)
+    else:
+        raise TypeError(f"Copies cannot pack a {type(first).__name__}: use Conv2d, BatchNorm2d "
+                        "and stateless layers, or train the seeds one at a time")
+    with torch.no_grad():
+        for name, tensor in [*packed.named_parameters(), *packed.named_buffers()]:
+            parts = [getattr(layer, name) for layer in layers]
+            tensor.copy_(parts[0] if tensor.ndim == 0 else torch.cat(parts))
+    return packed
+
+
+def _unpack(packed, target, k):
+    if isinstance(target, nn.Sequential):
+        for p, t in zip(packed, target):
+            _unpack(p, t, k)
+        return
+    for name, tensor in [*target.named_parameters(), *target.named_buffers()]:
+        source = getattr(packed, name)  # copy k's slice; a counter (0-dim) is shared
+        tensor.copy_(source if tensor.ndim == 0 else source[k * len(tensor):(k + 1) * len(tensor)])
+
+
 # --------------------------------------------------------------------------- train / test
 def train_one_epoch(model, x, y, optimizer, *, batch_size, generator, augment=None,
                     batch_scheduler=None, label_smoothing=0.0, epoch=1, progress=True):
     """One pass over ``(x, y)`` in a new shuffled order; returns ``(mean loss, accuracy %)``.
 
-    Loss and accuracy are summed on the device and read once per progress update, so a GPU is
-    not stopped after every batch. A NaN/inf loss raises ``TrainingDiverged``.
+    For ``Copies`` of K networks pass K generators: copy k is shuffled and augmented by
+    generator k exactly as a network trained alone with it, and loss and accuracy come back as
+    lists, one per copy. Loss and accuracy are summed on the device and read once per progress
+    update, so a GPU is not stopped after every batch. A NaN/inf loss raises
+    ``TrainingDiverged``.
     """
+    generators = generator if isinstance(generator, (list, tuple)) else [generator]
+    copies = len(generators)
     model.train()
     steps = math.ceil(len(x) / batch_size)
     bar = tqdm(total=steps, desc=f"epoch {epoch:2d}", disable=not progress, leave=True,
                mininterval=10, ascii=True, dynamic_ncols=False, ncols=100, file=sys.stdout)
-    losses = torch.zeros(steps, device=x.device)
-    correct = torch.zeros((), device=x.device, dtype=torch.long)
+    losses = torch.zeros(steps, copies, device=x.device)
+    correct = torch.zeros(copies, device=x.device, dtype=torch.long)
     seen = 0
-    for i, (xb, yb) in enumerate(iterate_batches(x, y, batch_size, generator)):
+    batches = zip(*(iterate_batches(x, y, batch_size, g) for g in generators))
+    for i, parts in enumerate(batches):
         if augment is not None:
-            xb = augment_batch(xb, augment, generator)
-        logits = model(xb)
-        loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
+            parts = [(augment_batch(xb, augment, g), yb) for (xb, yb), g in zip(parts, generators)]
+        xb = torch.cat([xb for xb, _ in parts], 1)  # copy k's images in channel k
+        yb = torch.stack([yb for _, yb in parts], 1)
+        logits = model(xb).view(len(yb), copies, -1)
+        loss = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none",
+                               label_smoothing=label_smoothing).view(-1, copies).mean(0)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.sum().backward()  # copy k's weights get the gradient of copy k's loss alone
         optimizer.step()
         if batch_scheduler is not None:
             batch_scheduler.step()
         losses[i] = loss.detach() * len(yb)
-        correct += (logits.argmax(1) == yb).sum()
+        correct += (logits.argmax(-1) == yb).sum(0)
         seen += len(yb)
         if progress and (bar.update(1) or i + 1 == steps):
-            bar.set_postfix_str(f"loss={losses[:i + 1].sum().item() / seen:.4f} "
-                                f"acc={100 * correct.item() / seen:.2f}%", refresh=False)
+            bar.set_postfix_str(f"loss={losses[:i + 1].sum().item() / seen / copies:.4f} "
+                                f"acc={100 * correct.sum().item() / seen / copies:.2f}%",
+                                refresh=False)
     bar.close()
     bad = (~torch.isfinite(losses)).nonzero()
     if len(bad):
+        batch, k = bad[0].tolist()
         raise TrainingDiverged(
-            f"loss became {losses[bad[0, 0]].item()} in epoch {epoch}, batch {bad[0, 0].item() + 1}"
-            f" of {steps}: lower the learning rate or check the model's last layer.")
-    return losses.sum().item() / seen, 100.0 * correct.item() / seen
+            f"loss became {losses[batch, k].item()} in epoch {epoch}, batch {batch + 1} of {steps}"
+            f"{f' (copy {k + 1})' if copies > 1 else ''}: lower the learning rate or check the"
+            " model's last layer.")
+    # Accuracy from exact counts in Python floats: a float32 99.4 reads as 99.399998.
+    loss, acc = (losses.sum(0) / seen).tolist(), [100.0 * c / seen for c in correct.tolist()]
+    return (loss, acc) if isinstance(generator, (list, tuple)) else (loss[0], acc[0])
 
 
 @torch.no_grad()
 def evaluate(model, x, y, batch_size: int = 2048, return_predictions: bool = False):
-    """Mean loss and accuracy % on ``(x, y)`` in eval mode (and the predictions, if asked)."""
+    """Mean loss and accuracy % on ``(x, y)`` in eval mode (and the predictions, if asked).
+    For ``Copies``, lists with one value per copy; every copy sees the same images."""
     model.eval()
-    loss = torch.zeros((), device=x.device)
+    copies = model.count if isinstance(model, Copies) else 1
+    loss = torch.zeros(copies, device=x.device)
     preds = []
     for xb, yb in iterate_batches(x, y, batch_size):
-        logits = model(xb)
-        loss += F.cross_entropy(logits, yb, reduction="sum")
-        preds.append(logits.argmax(1))
+        logits = model(xb.expand(-1, copies, -1, -1)).view(len(yb), copies, -1)
+        loss += F.cross_entropy(logits.flatten(0, 1), yb.repeat_interleave(copies),
+                                reduction="none").view(-1, copies).sum(0)
+        preds.append(logits.argmax(-1))
     preds = torch.cat(preds)
-    result = (loss.item() / len(x), 100.0 * (preds == y).sum().item() / len(x))
-    return result + (preds,) if return_predictions else result
+    losses = (loss / len(x)).tolist()
+    accs = [100.0 * c / len(x) for c in (preds == y[:, None]).sum(0).tolist()]
+    if not isinstance(model, Copies):
+        losses, accs, preds = losses[0], accs[0], preds[:, 0]
+    return (losses, accs, preds) if return_predictions else (losses, accs)
 
 
 # --------------------------------------------------------------------------- a whole run
@@ -303,50 +388,64 @@ class Recipe:
         return self.model.__name__
 
 
-def fit(recipe: Recipe, data, seed: int, *, epochs: int | None = None, device=None,
+def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
         progress: bool = True, log: Callable[[str], None] | None = print):
-    """Train one fresh model of ``recipe`` with ``seed``; return ``(model, run)``.
+    """Train one fresh model of ``recipe`` per seed, all at once as ``Copies``; return
+    ``(models, runs)``, one standalone model and one run per seed.
 
-    ``run`` holds the per-epoch history in the results-JSON layout. The test set is only
-    measured, never used to choose anything.
+    Copy k is initialized, shuffled and augmented from seed k exactly as a run of that seed
+    alone; only the dropout masks (drawn for all copies together) and the order of
+    floating-point sums differ. ``run`` holds the per-epoch history in the results-JSON layout;
+    its ``wall_s`` is the seed's share of the shared time. The test set is only measured,
+    never used to choose anything.
     """
     train_x, train_y, test_x, test_y = data
     device = device or train_x.device
     epochs = epochs or recipe.epochs
-    generator = seed_everything(seed)
-    model = recipe.model().to(device)
-    optimizer = recipe.optimizer(model.parameters())
+    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+    generators, models = [], []
+    for seed in seeds:
+        generators.append(seed_everything(seed))
+        models.append(recipe.model())
+    net = Copies(models).to(device)
+    optimizer = recipe.optimizer(net.parameters())
     steps_per_epoch = math.ceil(len(train_x) / recipe.batch_size)
     scheduler = recipe.scheduler(optimizer, steps_per_epoch, epochs) if recipe.scheduler else None
-    run = {"seed": seed, "train_loss": [], "train_acc": [], "test_loss": [], "test_acc": [],
-           "lr": []}
+    runs = [{"seed": seed, "train_loss": [], "train_acc": [], "test_loss": [], "test_acc": [],
+             "lr": []} for seed in seeds]
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
-        run["lr"].append(optimizer.param_groups[0]["lr"])
-        train_loss, train_acc = train_one_epoch(
-            model, train_x, train_y, optimizer, batch_size=recipe.batch_size,
-            generator=generator, augment=recipe.augment, epoch=epoch, progress=progress,
+        lr = optimizer.param_groups[0]["lr"]
+        train = train_one_epoch(
+            net, train_x, train_y, optimizer, batch_size=recipe.batch_size,
+            generator=generators, augment=recipe.augment, epoch=epoch, progress=progress,
             label_smoothing=recipe.label_smoothing,
             batch_scheduler=scheduler if recipe.scheduler_per_batch else None)
         if scheduler is not None and not recipe.scheduler_per_batch:
             scheduler.step()
-        test_loss, test_acc = evaluate(model, test_x, test_y)
-        for key, value in zip(("train_loss", "train_acc", "test_loss", "test_acc"),
-                              (train_loss, train_acc, test_loss, test_acc)):
-            run[key].append(round(value, 6))
-        if log:
-            log(f"seed {seed} epoch {epoch:2d}: train loss {train_loss:.4f} acc {train_acc:.2f}%"
-                f" | test loss {test_loss:.4f} acc {test_acc:.2f}%")
-    run["wall_s"] = round(time.perf_counter() - start, 2)
-    return model, run
+        test = evaluate(net, test_x, test_y)
+        for k, run in enumerate(runs):
+            run["lr"].append(lr)
+            for key, value in zip(("train_loss", "train_acc", "test_loss", "test_acc"),
+                                  (train[0][k], train[1][k], test[0][k], test[1][k])):
+                run[key].append(round(value, 6))
+            if log:
+                log(f"seed {run['seed']} epoch {epoch:2d}: train loss {run['train_loss'][-1]:.4f}"
+                    f" acc {run['train_acc'][-1]:.2f}% | test loss {run['test_loss'][-1]:.4f}"
+                    f" acc {run['test_acc'][-1]:.2f}%")
+    wall = time.perf_counter() - start
+    for run in runs:
+        run["wall_s"] = round(wall / len(runs), 2)
+    return [net.copy(k, recipe.model()) for k in range(len(seeds))], runs
 
 
 def run_recipe(recipe: Recipe, seeds=None, *, epochs=None, out=None, device=None, data=None,
-               validation=False, progress=True, log=print):
+               validation=False, at_once=True, progress=True, log=print):
     """Train ``recipe`` once per seed, write its results JSON, return ``(results, last model,
     data)``. This is what a notebook and ``train.py`` both call. ``data`` reuses tensors from
     ``load_mnist``; with ``validation=True`` the run is measured on held-out training images
-    (for design searches) instead of the test set."""
+    (for design searches) instead of the test set. The seeds train all at once (``Copies``);
+    ``at_once=False`` trains them one after another, for comparison or to save memory."""
     quick = is_quick()
     device = get_device(device) if not isinstance(device, torch.device) else device
     seeds = list(seeds or recipe.seeds)
@@ -364,16 +463,16 @@ def run_recipe(recipe: Recipe, seeds=None, *, epochs=None, out=None, device=None
         "batch_size": recipe.batch_size, "train_size": len(data[0]), "test_size": len(data[2]),
         "eval_set": "validation" if validation else "test",
         "device": device_name(device), "torch_version": torch.__version__,
+        "seeds_at_once": len(seeds) if at_once else 1,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "runs": [],
     }
-    model = None
-    for seed in seeds:
-        model, run = fit(recipe, data, seed, epochs=epochs, device=device, progress=progress,
-                         log=log)
-        results["runs"].append(run)
+    for group in [seeds] if at_once else [[seed] for seed in seeds]:
+        models, runs = fit(recipe, data, group, epochs=epochs, device=device,
+                           progress=progress, log=log)
+        results["runs"] += runs
     write_results(results, results_path(recipe.step, out))
-    return results, model, data
+    return results, models[-1], data
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -45,6 +45,8 @@ def test_parameter_budgets_of_the_story():
         if step >= 3:
             assert params[step] < 8_000, (step, params[step])
     assert [r.role for r in RECIPES.values()].count("final") == 1
+    frontier = [step for step, r in RECIPES.items() if r.role == "frontier"]
+    assert len(frontier) == 1 and params[frontier[0]] < 4_000
 
 
 def test_final_step_changes_only_the_training():

@@ -20,8 +20,8 @@ def snapshot(folder):
 def test_help_explains_every_flag():
     result = run_train("--help")
     assert result.returncode == 0
-    for flag in ("--step", "--seed", "--seeds", "--epochs", "--out", "--device", "MNIST_DATA_DIR",
-                 "MNIST_QUICK"):
+    for flag in ("--step", "--seed", "--seeds", "--epochs", "--out", "--device", "--one-at-a-time",
+                 "MNIST_DATA_DIR", "MNIST_QUICK"):
         assert flag in result.stdout
 
 

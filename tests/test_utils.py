@@ -1,4 +1,5 @@
 """The engine on small inputs: data, augmentation, loops, determinism, summary, RF, results."""
+import copy
 import json
 import shutil
 
@@ -121,18 +122,18 @@ def test_schedulers_step_per_batch_or_per_epoch(quick_data):
     data = tuple(t[:256] for t in quick_data)
     base = RECIPES[5]
     onecycle = utils.Recipe(**{**base.__dict__, "epochs": 3})
-    _, run = utils.fit(onecycle, data, seed=0, progress=False, log=None)
+    _, (run,) = utils.fit(onecycle, data, [0], progress=False, log=None)
     assert run["lr"][0] == pytest.approx(0.2 / 10)  # OneCycle starts at max_lr / div_factor
     assert len(set(run["lr"])) == 3  # and moves within every epoch
     steplr = utils.Recipe(**{**RECIPES[4].__dict__, "epochs": 8})
-    _, run = utils.fit(steplr, data, seed=0, progress=False, log=None)
+    _, (run,) = utils.fit(steplr, data, [0], progress=False, log=None)
     assert run["lr"] == pytest.approx([0.05] * 6 + [0.01] * 2)
 
 
 def test_same_seed_same_history_other_seed_differs(quick_data):
     data = tuple(t[:512] for t in quick_data)
     recipe = utils.Recipe(**{**RECIPES[5].__dict__, "epochs": 2})
-    runs = [utils.fit(recipe, data, seed, progress=False, log=None)[1] for seed in (7, 7, 8)]
+    runs = [utils.fit(recipe, data, [seed], progress=False, log=None)[1][0] for seed in (7, 7, 8)]
     for run in runs:
         run.pop("wall_s")
     assert runs[0] == runs[1]
@@ -270,3 +271,90 @@ def test_corrupt_file_is_named(data_copy):
     path.write_bytes(bytes(data))
     with pytest.raises(utils.MnistDataError, match=r"train-labels-idx1-ubyte is damaged: its md5"):
         utils.load_mnist()
+
+
+# ------------------------------------------------------------------ many seeds at once
+def randomized(net):
+    """``net`` with non-trivial BatchNorm statistics and scales, so packing them is tested."""
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1), m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 2), m.bias.data.uniform_(-1, 1)
+    return net
+
+
+def test_copies_compute_and_learn_exactly_what_the_separate_networks_do():
+    torch.manual_seed(0)
+    nets = [randomized(RECIPES[6].model()) for _ in range(3)]
+    packed = utils.Copies([copy.deepcopy(n) for n in nets])
+    x, y = torch.randn(8, 3, 28, 28), torch.randint(0, 10, (8, 3))
+    packed.eval(), [n.eval() for n in nets]
+    for k, net in enumerate(nets):
+        assert torch.allclose(packed(x)[:, k], net(x[:, k:k + 1]), atol=1e-5)
+    sgd = dict(lr=0.1, momentum=0.9, weight_decay=1e-4)
+    optimizers = [torch.optim.SGD(n.parameters(), **sgd) for n in [packed, *nets]]
+    packed.train(), [n.train() for n in nets]
+    for _ in range(3):
+        out = packed(x)
+        losses = [nn.functional.cross_entropy(out[:, k], y[:, k]) for k in range(3)]
+        losses += [nn.functional.cross_entropy(n(x[:, k:k + 1]), y[:, k])
+                   for k, n in enumerate(nets)]
+        for opt in optimizers:
+            opt.zero_grad()
+        sum(losses).backward()
+        for opt in optimizers:
+            opt.step()
+    for k, net in enumerate(nets):  # weights and BatchNorm statistics, copied back out
+        alone, unpacked = net.state_dict(), packed.copy(k, RECIPES[6].model()).state_dict()
+        for key in alone:
+            assert torch.allclose(alone[key].float(), unpacked[key].float(), atol=1e-4), key
+
+
+def test_seeds_trained_at_once_match_seeds_trained_alone(quick_data):
+    """Copy k starts, shuffles and augments from seed k exactly as a run alone (the frontier
+    model has no dropout, the one thing the copies draw together)."""
+    data = tuple(t[:512] for t in quick_data)
+    recipe = utils.Recipe(**{**RECIPES[6].__dict__, "epochs": 2})
+    _, together = utils.fit(recipe, data, [3, 4], progress=False, log=None)
+    for run in together:
+        _, (alone,) = utils.fit(recipe, data, [run["seed"]], progress=False, log=None)
+        for key in ("train_loss", "test_loss"):
+            assert run[key] == pytest.approx(alone[key], rel=1e-3)
+    assert together[0]["train_loss"] != together[1]["train_loss"]
+
+
+def test_run_recipe_records_how_the_seeds_were_trained(quick_data, tmp_path):
+    data = tuple(t[:256] for t in quick_data)
+    for at_once, recorded in ((True, 2), (False, 1)):
+        results, model, _ = utils.run_recipe(RECIPES[6], [5, 6], out=tmp_path, data=data,
+                                             at_once=at_once, progress=False, log=None)
+        assert results["seeds_at_once"] == recorded
+        assert [r["seed"] for r in results["runs"]] == [5, 6]
+        assert type(model) is RECIPES[6].model  # a standalone network, ready for plots
+        assert utils.read_results(utils.results_path(6, tmp_path)) == results
+
+
+def test_accuracies_are_exact_count_ratios(quick_data):
+    """Recorded accuracies are k/n exactly, so 99.40 % reads 99.4, never 99.399998."""
+    x, y = quick_data[2][:1000], quick_data[3][:1000]
+    always_3 = nn.Sequential(nn.Conv2d(1, 10, 28), nn.Flatten())
+    nn.init.zeros_(always_3[0].weight), nn.init.zeros_(always_3[0].bias)
+    always_3[0].bias.data[3] = 1.0
+    expected = 100.0 * (y == 3).sum().item() / len(y)
+    assert utils.evaluate(always_3, x, y)[1] == expected
+    assert utils.evaluate(utils.Copies([always_3, always_3]), x, y)[1] == [expected, expected]
+    generators = [torch.Generator().manual_seed(0)] * 2
+    optimizer = torch.optim.SGD(always_3.parameters(), lr=0.0)
+    _, accs = utils.train_one_epoch(utils.Copies([always_3, always_3]), x, y, optimizer,
+                                    batch_size=256, generator=generators, progress=False)
+    assert accs == [expected, expected]
+
+
+def test_copies_refuse_layers_they_cannot_keep_apart():
+    class Dense(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+
+    with pytest.raises(TypeError, match="cannot pack a Linear.*one at a time"):
+        utils.Copies([Dense(), Dense()])

@@ -1,0 +1,196 @@
+"""The design searches behind step 5's recipe and step 6's frontier model, measured on a
+validation split, never the test set.
+
+Each variant changes one thing against a base recipe and trains on the first 50,000 training
+images, measured on the last 10,000 (``validation=True``). Results go to
+``Data/tuning/<variant>/results/step<N>.json``; the README's search tables are read from there.
+
+    MNIST_DATA_DIR=../shared/data python benchmarks/design_search.py v0_base v3_dropout
+    MNIST_DATA_DIR=../shared/data python benchmarks/design_search.py f1_... --seeds 1,2,3
+    python benchmarks/design_search.py --table 6      # print the recorded table of step 6
+"""
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import torch.nn as nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+import model  # noqa: E402
+import utils  # noqa: E402
+from model import conv_block  # noqa: E402
+from steps import RECIPES, one_cycle  # noqa: E402
+
+TUNING = utils.REPO_ROOT / "Data" / "tuning"
+
+
+def no_dropout():
+    return model.Step4Net(dropout=0.0)
+
+
+def layered(channels=(10, 16, 8, 16, 16, 16), pads=(0, 0, 0, 0, 0), bn_first=False, dropout=0.0):
+    """Step 4's layout with other widths, paddings, BatchNorm order or dropout (default none)."""
+    def block(c_in, c_out, kernel=3, padding=0):
+        conv = nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=False)
+        if bn_first:
+            return nn.Sequential(conv, nn.BatchNorm2d(c_out), nn.ReLU())
+        if dropout:
+            return nn.Sequential(conv, nn.ReLU(), nn.BatchNorm2d(c_out), nn.Dropout(dropout))
+        return nn.Sequential(conv, nn.ReLU(), nn.BatchNorm2d(c_out))
+
+    c1, c2, t, c3, c4, c5 = channels
+    return nn.Sequential(
+        block(1, c1, padding=pads[0]), block(c1, c2, padding=pads[1]), nn.MaxPool2d(2),
+        block(c2, t, 1), block(t, c3, padding=pads[2]), block(c3, c4, padding=pads[3]),
+        block(c4, c5, padding=pads[4]), nn.AdaptiveAvgPool2d(1), nn.Conv2d(c5, 10, 1),
+        nn.Flatten())
+
+
+def padded_first_two():
+    net = model.Step4Net(dropout=0.0)
+    for i in (0, 1):
+        net.features[i][0].padding = (1, 1)
+    return net
+
+
+def three_convs_before_pool():
+    block = dict(bn=True, dropout=0.05)
+    return nn.Sequential(
+        conv_block(1, 8, **block), conv_block(8, 12, **block), conv_block(12, 16, **block),
+        nn.MaxPool2d(2), conv_block(16, 8, 1, **block), conv_block(8, 16, **block),
+        conv_block(16, 24, **block), nn.AdaptiveAvgPool2d(1), nn.Conv2d(24, 10, 1), nn.Flatten())
+
+
+def fourth_conv():
+    """Narrower early blocks pay for a fourth 3x3 conv (padded) after the pool: RF 22."""
+    block = dict(bn=True, dropout=0.05)
+    return nn.Sequential(
+        conv_block(1, 8, **block), conv_block(8, 12, **block), nn.MaxPool2d(2),
+        conv_block(12, 8, 1, **block), conv_block(8, 12, **block), conv_block(12, 16, **block),
+        conv_block(16, 16, **block), conv_block(16, 12, padding=1, **block),
+        nn.AdaptiveAvgPool2d(1), nn.Conv2d(12, 10, 1), nn.Flatten())
+
+
+THREE_PHASE = RECIPES[5]
+FRONTIER = dataclasses.replace(THREE_PHASE, step=6, role="frontier", title="Frontier")
+BASE = dataclasses.replace(THREE_PHASE, model=no_dropout, scheduler=one_cycle(0.2))
+DROPOUT = dataclasses.replace(BASE, model=model.Step4Net)
+VARIANTS = {  # name: (what changes against the base, recipe)
+    "v0_base": ("base: Step4Net without dropout, rotation 7 / scale 0.95-1.05, OneCycle 0.2",
+                BASE),
+    "v1_strong_aug": ("stronger augmentation: rotation 10, shift 10 %, scale 0.9-1.1",
+                      dataclasses.replace(BASE, augment=utils.Augment(10, 0.1, (0.9, 1.1)))),
+    "v2_bs64": ("batch 64, OneCycle peak 0.1",
+                dataclasses.replace(BASE, batch_size=64, scheduler=one_cycle(0.1))),
+    "v3_dropout": ("dropout 0.05 kept", DROPOUT),
+    "v4_bn_relu": ("BatchNorm before ReLU", dataclasses.replace(
+        BASE, model=lambda: layered(bn_first=True))),
+    "v5_lr01": ("OneCycle peak 0.1", dataclasses.replace(BASE, scheduler=one_cycle(0.1))),
+    "v6_pad5": ("padding on the last 3x3 conv (8x8 before GAP)", dataclasses.replace(
+        BASE, model=lambda: layered(pads=(0, 0, 0, 0, 1)))),
+    "v7_wide_late": ("channels 8-14-8-16-16-20 (7,902 params)", dataclasses.replace(
+        BASE, model=lambda: layered(channels=(8, 14, 8, 16, 16, 20)))),
+    "v8_smooth": ("label smoothing 0.1", dataclasses.replace(BASE, label_smoothing=0.1)),
+    "v9_pad12": ("padding on the first two convs (28x28 maps)",
+                 dataclasses.replace(BASE, model=padded_first_two)),
+    "v11_dropout_lr03": ("dropout 0.05, OneCycle peak 0.3",
+                         dataclasses.replace(DROPOUT, scheduler=one_cycle(0.3))),
+    "v13_three_before_pool": ("three convs before the pool, dropout 0.05 (7,818 params)",
+                              dataclasses.replace(DROPOUT, model=three_convs_before_pool)),
+    "v14_dropout_three_phase": ("dropout 0.05, three-phase OneCycle", THREE_PHASE),
+    "v16_fourth_conv": ("v14 with channels 8-12-8-12-16-16-12, a fourth 3x3 conv (7,954 params)",
+                        dataclasses.replace(THREE_PHASE, model=fourth_conv)),
+    "f1_3982": ("Step 4's layout at widths 8-12-8-10-10-12, no dropout",
+                dataclasses.replace(FRONTIER, model=lambda: layered((8, 12, 8, 10, 10, 12)))),
+    "f3_wide_head": ("widths 6-10-6-8-10-20: 20 features for the classifier, not 12",
+                     dataclasses.replace(FRONTIER, model=lambda: layered((6, 10, 6, 8, 10, 20)))),
+    "f4_dropout": ("f1 with dropout 0.05 after every block, as step 5",
+                   dataclasses.replace(FRONTIER, model=lambda: layered((8, 12, 8, 10, 10, 12),
+                                                                        dropout=0.05))),
+    "f5_5706": ("f3's wide head with more width in between: 8-12-8-12-12-20",
+                dataclasses.replace(FRONTIER, model=lambda: layered((8, 12, 8, 12, 12, 20)))),
+    "f6_strong_aug": ("f3 with stronger augmentation: rotation 10, shift 10 %, scale 0.9-1.1",
+                      dataclasses.replace(FRONTIER, model=lambda: layered((6, 10, 6, 8, 10, 20)),
+                                          augment=utils.Augment(10, 0.1, (0.9, 1.1)))),
+}
+PARETO_REFERENCE = {"step5_recipe_3seeds": ("step 5's network and recipe, for scale",
+                                            utils.results_path(5, TUNING / "step5_recipe_3seeds"))}
+
+
+def pareto_table(eval_set: str = "validation", last: int = 4, target: float = 99.40) -> str:
+    """Networks by size against the worst seed's lowest accuracy in the last epochs, and
+    whether each is on the Pareto front (no other is as small and at least as good).
+
+    ``validation``: step 6's search candidates and step 5's network for scale, the runs the
+    choice was made on. ``test``: the recorded test-set runs (Data/results) of the steps
+    trained on several seeds, only reported, never used to choose.
+    """
+    if eval_set == "validation":
+        records = {name: (change, utils.results_path(recipe.step, TUNING / name))
+                   for name, (change, recipe) in VARIANTS.items() if recipe.step == 6}
+        records.update(PARETO_REFERENCE)
+    else:
+        records = {f"step {step}": (RECIPES[step].title, utils.results_path(step, utils.REPO_ROOT
+                                                                            / "Data"))
+                   for step, recipe in RECIPES.items() if len(recipe.seeds) > 1}
+    rows = []
+    for name, (change, path) in records.items():
+        if path.exists():
+            results = utils.read_results(path)
+            s = utils.summarize_runs(results, last)
+            rows.append((results["params"], s["worst_last_min"], name, change, len(s["seeds"]),
+                         sum(low >= target for low in s["last_min"])))
+    rows.sort()
+    table = [f"| {'Candidate' if eval_set == 'validation' else 'Step'} | What it tries | Params | "
+             f"Seeds | Worst seed, lowest of last {last} % ({eval_set}) | Seeds >= {target:.2f} | "
+             "Pareto front |", "|---|---|---:|---:|---:|---:|:-:|"]
+    for params, worst, name, change, seeds, met in rows:
+        front = not any(p <= params and w >= worst and (p, w) != (params, worst)
+                        for p, w, *_ in rows)
+        table.append(f"| {name} | {change} | {params:,} | {seeds} | {worst:.2f} | "
+                     f"{met} of {seeds} | {'yes' if front else ''} |")
+    return "\n".join(table)
+
+
+def search_table(step: int = 5, last: int = 4) -> str:
+    """Markdown table of every recorded variant of ``step``: params, seeds, best and lowest of
+    the last epochs (means over seeds) and the worst seed's lowest."""
+    rows = ["| Variant | Change | Params | Seeds | Best val acc % | "
+            f"Lowest of last {last} % | Worst seed % |", "|---|---|---:|---:|---:|---:|---:|"]
+    for name, (change, recipe) in VARIANTS.items():
+        path = utils.results_path(step, TUNING / name)
+        if recipe.step == step and path.exists():
+            results = utils.read_results(path)
+            s = utils.summarize_runs(results, last)
+            rows.append(f"| {name} | {change} | {results['params']:,} | {len(s['seeds'])} | "
+                        f"{s['best_mean']:.2f} | {s['last_min_mean']:.2f} | "
+                        f"{s['worst_last_min']:.2f} |")
+    return "\n".join(rows)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("variants", nargs="*",
+                        help=f"variants to train, from: {', '.join(VARIANTS)}")
+    parser.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")], default=[1],
+                        help="comma-separated seeds, e.g. 1,2,3 (default: 1)")
+    parser.add_argument("--table", type=int, choices=(5, 6),
+                        help="print the recorded search table of this step (6: Pareto table)")
+    args = parser.parse_args()
+    unknown = set(args.variants) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variants {sorted(unknown)}; choose from {', '.join(VARIANTS)}")
+    for name in args.variants:
+        recipe = VARIANTS[name][1]
+        results, _, _ = utils.run_recipe(recipe, args.seeds, out=TUNING / name,
+                                         validation=True, progress=False,
+                                         log=lambda line: print(name, line, flush=True))
+        print(utils.format_results(results))
+    for step in sorted({VARIANTS[name][1].step for name in args.variants} | {args.table} - {None}):
+        print(pareto_table() + "\n\n" + pareto_table("test") if step == 6 else search_table(step))
+
+
+if __name__ == "__main__":
+    main()
