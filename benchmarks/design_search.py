@@ -101,6 +101,9 @@ VARIANTS = {  # name: (what changes against the base, recipe)
     "v14_dropout_three_phase": ("dropout 0.05, three-phase OneCycle", THREE_PHASE),
     "v16_fourth_conv": ("v14 with channels 8-12-8-12-16-16-12, a fourth 3x3 conv (7,954 params)",
                         dataclasses.replace(THREE_PHASE, model=fourth_conv)),
+    "v19_strong_aug": ("v14 with stronger augmentation: rotation 10, shift 10 %, scale 0.9-1.1",
+                       dataclasses.replace(THREE_PHASE,
+                                           augment=utils.Augment(10, 0.1, (0.9, 1.1)))),
     "f1_3982": ("Step 4's layout at widths 8-12-8-10-10-12, no dropout",
                 dataclasses.replace(FRONTIER, model=lambda: layered((8, 12, 8, 10, 10, 12)))),
     "f3_wide_head": ("widths 6-10-6-8-10-20: 20 features for the classifier, not 12",
@@ -176,6 +179,8 @@ def main():
                         help=f"variants to train, from: {', '.join(VARIANTS)}")
     parser.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")], default=[1],
                         help="comma-separated seeds, e.g. 1,2,3 (default: 1)")
+    parser.add_argument("--one-at-a-time", action="store_true",
+                        help="train the seeds one after another (faster on a CPU)")
     parser.add_argument("--table", type=int, choices=(5, 6),
                         help="print the recorded search table of this step (6: Pareto table)")
     args = parser.parse_args()
@@ -185,7 +190,8 @@ def main():
     for name in args.variants:
         recipe = VARIANTS[name][1]
         results, _, _ = utils.run_recipe(recipe, args.seeds, out=TUNING / name,
-                                         validation=True, progress=False,
+                                         validation=True, at_once=not args.one_at_a_time,
+                                         progress=False,
                                          log=lambda line: print(name, line, flush=True))
         print(utils.format_results(results))
     for step in sorted({VARIANTS[name][1].step for name in args.variants} | {args.table} - {None}):

@@ -125,6 +125,6 @@ figures["confusion"]
 #   seed.
 # - The design search on the validation split (README) found no change that lifts the level:
 #   every variant landed within about 0.1 point of the others, the size of the spread between
-#   seeds, and a fourth conv, a second max-pool, an average of the weights and batch 64 did not
-#   help. Reaching 5 of 5 with margin needs a better network per parameter, not more tuning of
-#   this one.
+#   seeds, and a fourth conv, a second max-pool, an average of the weights, batch 64 and the
+#   stronger augmentation that helps step 6's smaller network did not help. Reaching 5 of 5 with
+#   margin needs a better network per parameter, not more tuning of this one.
