@@ -29,11 +29,7 @@ from steps import RECIPES  # noqa: E402
 
 def time_epoch(recipe, x, y, seeds):
     """Seconds for one pass over ``(x, y)`` training ``len(seeds)`` copies at once."""
-    generators, models = [], []
-    for seed in seeds:
-        generators.append(utils.seed_everything(seed))
-        models.append(recipe.model())
-    net = utils.Copies(models).to(x.device)
+    net, generators = utils.seeded_copies(recipe, seeds, x.device)
     optimizer = recipe.optimizer(net.parameters())
     start = time.perf_counter()
     utils.train_one_epoch(net, x, y, optimizer, batch_size=recipe.batch_size,

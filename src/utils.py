@@ -388,6 +388,16 @@ class Recipe:
         return self.model.__name__
 
 
+def seeded_copies(recipe: Recipe, seeds, device) -> tuple[Copies, list[torch.Generator]]:
+    """``Copies`` of ``recipe.model``, copy k initialized from ``seeds[k]``, and the generators
+    (one per seed) that shuffle and augment each copy's data."""
+    generators, models = [], []
+    for seed in seeds:
+        generators.append(seed_everything(seed))
+        models.append(recipe.model())
+    return Copies(models).to(device), generators
+
+
 def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
         progress: bool = True, log: Callable[[str], None] | None = print):
     """Train one fresh model of ``recipe`` per seed, all at once as ``Copies``; return
@@ -402,12 +412,7 @@ def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
     train_x, train_y, test_x, test_y = data
     device = device or train_x.device
     epochs = epochs or recipe.epochs
-    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
-    generators, models = [], []
-    for seed in seeds:
-        generators.append(seed_everything(seed))
-        models.append(recipe.model())
-    net = Copies(models).to(device)
+    net, generators = seeded_copies(recipe, seeds, device)
     optimizer = recipe.optimizer(net.parameters())
     steps_per_epoch = math.ceil(len(train_x) / recipe.batch_size)
     scheduler = recipe.scheduler(optimizer, steps_per_epoch, epochs) if recipe.scheduler else None
