@@ -19,7 +19,7 @@ import torch.nn as nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import model  # noqa: E402
 import utils  # noqa: E402
-from model import conv_block  # noqa: E402
+from model import conv_block, separable_block  # noqa: E402
 from steps import RECIPES, one_cycle  # noqa: E402
 
 TUNING = utils.REPO_ROOT / "Data" / "tuning"
@@ -72,6 +72,18 @@ def fourth_conv():
         nn.AdaptiveAvgPool2d(1), nn.Conv2d(12, 10, 1), nn.Flatten())
 
 
+def separable(c1, c2, width, depth, dropout=0.0):
+    """Two full 3x3 convs and the pool as step 4, then ``depth`` depthwise-separable 3x3 convs
+    of ``width`` channels (unpadded: 12 -> 12 - 2 * depth), GAP and a 1x1 classifier."""
+    block = dict(bn=True, dropout=dropout)
+    return nn.Sequential(
+        conv_block(1, c1, **block), conv_block(c1, c2, **block), nn.MaxPool2d(2),
+        separable_block(c2, width, dropout),
+        *[separable_block(width, width, dropout) for _ in range(depth - 1)],
+        nn.AdaptiveAvgPool2d(1), nn.Conv2d(width, 10, 1), nn.Flatten())
+
+
+STRONG_AUG = utils.Augment(degrees=10, translate=0.1, scale=(0.9, 1.1))
 THREE_PHASE = RECIPES[5]
 FRONTIER = dataclasses.replace(THREE_PHASE, step=6, role="frontier", title="Frontier")
 BASE = dataclasses.replace(THREE_PHASE, model=no_dropout, scheduler=one_cycle(0.2))
@@ -80,7 +92,7 @@ VARIANTS = {  # name: (what changes against the base, recipe)
     "v0_base": ("base: Step4Net without dropout, rotation 7 / scale 0.95-1.05, OneCycle 0.2",
                 BASE),
     "v1_strong_aug": ("stronger augmentation: rotation 10, shift 10 %, scale 0.9-1.1",
-                      dataclasses.replace(BASE, augment=utils.Augment(10, 0.1, (0.9, 1.1)))),
+                      dataclasses.replace(BASE, augment=STRONG_AUG)),
     "v2_bs64": ("batch 64, OneCycle peak 0.1",
                 dataclasses.replace(BASE, batch_size=64, scheduler=one_cycle(0.1))),
     "v3_dropout": ("dropout 0.05 kept", DROPOUT),
@@ -103,7 +115,11 @@ VARIANTS = {  # name: (what changes against the base, recipe)
                         dataclasses.replace(THREE_PHASE, model=fourth_conv)),
     "v19_strong_aug": ("v14 with stronger augmentation: rotation 10, shift 10 %, scale 0.9-1.1",
                        dataclasses.replace(THREE_PHASE,
-                                           augment=utils.Augment(10, 0.1, (0.9, 1.1)))),
+                                           augment=STRONG_AUG)),
+    "v20_separable": ("v14 with four depthwise-separable 3x3 convs of 36 channels after the pool "
+                      "(10-16-pool-36x4, 7,820 params)",
+                      dataclasses.replace(THREE_PHASE, model=lambda: separable(10, 16, 36, 4,
+                                                                                0.05))),
     "f1_3982": ("Step 4's layout at widths 8-12-8-10-10-12, no dropout",
                 dataclasses.replace(FRONTIER, model=lambda: layered((8, 12, 8, 10, 10, 12)))),
     "f3_wide_head": ("widths 6-10-6-8-10-20: 20 features for the classifier, not 12",
@@ -115,7 +131,11 @@ VARIANTS = {  # name: (what changes against the base, recipe)
                 dataclasses.replace(FRONTIER, model=lambda: layered((8, 12, 8, 12, 12, 20)))),
     "f6_strong_aug": ("f3 with stronger augmentation: rotation 10, shift 10 %, scale 0.9-1.1",
                       dataclasses.replace(FRONTIER, model=lambda: layered((6, 10, 6, 8, 10, 20)),
-                                          augment=utils.Augment(10, 0.1, (0.9, 1.1)))),
+                                          augment=STRONG_AUG)),
+    "f7_separable": ("f6 with four depthwise-separable 3x3 convs of 22 channels after the pool "
+                     "(8-12-pool-22x4)",
+                     dataclasses.replace(FRONTIER, model=lambda: separable(8, 12, 22, 4),
+                                         augment=STRONG_AUG)),
 }
 PARETO_REFERENCE = {"step5_recipe_3seeds": ("step 5's network and recipe, for scale",
                                             utils.results_path(5, TUNING / "step5_recipe_3seeds"))}

@@ -1,10 +1,12 @@
 """Many seeds at once (``utils.Copies``): what it costs, and whether it changes the results.
 
-Timing: trains the final model's recipe on the same images as one network (one seed) and as
-``Copies`` of K networks (K seeds), interleaved in one process so machine noise hits both
-alike, and prints ``cost_of_K_seeds_vs_one: X`` (K seeds alone would cost K).
+Timing: trains the final model's recipe for one epoch over the same images as one network
+(one seed) and as ``Copies`` of K networks (K seeds), and with ``--side-by-side N`` as K seeds
+trained alone, N at a time in worker processes of one thread each (a CPU's way), interleaved
+in rounds so machine noise hits all alike. Prints ``cost_of_K_seeds_..._vs_one: X`` per way
+(K seeds one after another would cost K).
 
-    MNIST_DATA_DIR=../shared/data python benchmarks/seeds_at_once.py --copies 5
+    MNIST_DATA_DIR=../shared/data python benchmarks/seeds_at_once.py --copies 5 --side-by-side 2
 
 Agreement: compares two results files of the same recipe and seeds, e.g. seeds trained at once
 against the same seeds trained one after another, seed by seed (an exact paired permutation
@@ -13,6 +15,7 @@ test of the per-seed differences).
     python benchmarks/seeds_at_once.py --compare A/results/step5.json B/results/step5.json
 """
 import argparse
+import dataclasses
 import itertools
 import statistics
 import sys
@@ -27,35 +30,45 @@ import utils  # noqa: E402
 from steps import RECIPES  # noqa: E402
 
 
-def time_epoch(recipe, x, y, seeds):
-    """Seconds for one pass over ``(x, y)`` training ``len(seeds)`` copies at once."""
-    net, generators = utils.seeded_copies(recipe, seeds, x.device)
-    optimizer = recipe.optimizer(net.parameters())
+def time_seeds(recipe, data, seeds, workers=1):
+    """Seconds to train ``seeds`` for one epoch on ``data``: at once as ``Copies``, or with
+    ``workers > 1`` each seed alone, side by side in worker processes (CPU)."""
     start = time.perf_counter()
-    utils.train_one_epoch(net, x, y, optimizer, batch_size=recipe.batch_size,
-                          generator=generators, augment=recipe.augment, progress=False)
-    if x.device.type == "cuda":
+    if workers > 1:
+        utils.fit_side_by_side(recipe, data, seeds, workers, log=None)
+    else:
+        utils.fit(recipe, data, seeds, progress=False, log=None)
+    if data[0].device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
 def timing(args):
-    recipe = RECIPES[args.step]
+    # one epoch over the first batches, measured on one batch; no BatchNorm recomputation
+    recipe = dataclasses.replace(RECIPES[args.step], epochs=1, bn_stats_images=0)
     device = utils.get_device(args.device)
-    train_x, train_y, *_ = utils.load_mnist(device)
+    train_x, train_y, test_x, test_y = utils.load_mnist(device)
     n = min(len(train_x), args.batches * recipe.batch_size)
-    x, y = train_x[:n], train_y[:n]
+    data = (train_x[:n], train_y[:n], test_x[:recipe.batch_size], test_y[:recipe.batch_size])
     many = list(range(1, args.copies + 1))
-    time_epoch(recipe, x, y, many)  # warm-up round, not counted
-    one_s, many_s = [], []
+    ways = {"one seed": ([1], 1), f"{args.copies} seeds at once": (many, 1)}
+    if args.side_by_side > 1:
+        ways[f"{args.copies} seeds, {args.side_by_side} side by side"] = (many, args.side_by_side)
+    for seeds, workers in ways.values():  # warm-up round, not counted
+        time_seeds(recipe, data, seeds, workers)
+    times = {way: [] for way in ways}
     for _ in range(args.rounds):
-        one_s.append(time_epoch(recipe, x, y, [1]))
-        many_s.append(time_epoch(recipe, x, y, many))
-    one, together = statistics.median(one_s), statistics.median(many_s)
+        for way, (seeds, workers) in ways.items():
+            times[way].append(time_seeds(recipe, data, seeds, workers))
+    medians = {way: statistics.median(t) for way, t in times.items()}
+    one = medians["one seed"]
     print(f"device: {utils.device_name(device)} | step {args.step} ({recipe.model_class()}), "
           f"{n:,} images x {args.rounds} rounds, medians")
-    print(f"one seed: {one:.2f} s | {args.copies} seeds at once: {together:.2f} s")
-    print(f"cost_of_{args.copies}_seeds_vs_one: {together / one:.2f}")
+    print(" | ".join(f"{way}: {t:.2f} s" for way, t in medians.items()))
+    for way, t in list(medians.items())[1:]:
+        workers = ways[way][1]
+        label = "at_once" if workers == 1 else f"side_by_side_{workers}"
+        print(f"cost_of_{args.copies}_seeds_{label}_vs_one: {t / one:.2f}")
 
 
 def paired_permutation_p(diffs):
@@ -90,6 +103,8 @@ def main():
     parser.add_argument("--batches", type=int, default=100, help="training batches per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--side-by-side", type=int, default=1, metavar="N",
+                        help="also time the seeds trained alone, N side by side (CPU)")
     parser.add_argument("--compare", nargs=2, metavar=("A", "B"))
     args = parser.parse_args()
     if args.compare:

@@ -41,7 +41,8 @@ RECIPES = {r.step: r for r in [
     Recipe(step=5, title="Augmentation and OneCycle", role="final", model=model.Step4Net,
            epochs=15, batch_size=128, optimizer=sgd(0.05, nesterov=True, weight_decay=1e-4),
            scheduler=one_cycle(0.2, three_phase=True), scheduler_per_batch=True,
-           augment=Augment(degrees=7, scale=(0.95, 1.05)), seeds=(1, 2, 3, 4, 5)),
+           augment=Augment(degrees=7, scale=(0.95, 1.05)), bn_stats_images=10_000,
+           seeds=(1, 2, 3, 4, 5)),
 ]}
 # Step 6 trains a network of half the size with step 5's recipe and stronger augmentation; both
 # won a validation-split search among smaller candidates (benchmarks/design_search.py).

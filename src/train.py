@@ -4,6 +4,7 @@
     python src/train.py --step all               # the whole series, step by step
     python src/train.py --step 5 --seeds 1,2,3   # chosen seeds (trained at once)
     python src/train.py --step 5 --one-at-a-time # the seeds one after another, to compare
+    python src/train.py --step 5 --side-by-side 2 # CPU: each seed alone, two at a time
     MNIST_QUICK=1 python src/train.py --step 1 --seed 1 --out /tmp/x   # smoke run
 
 Writes ``<out>/results/step<N>.json`` and the step's plots under ``<out>/plots/``.
@@ -42,6 +43,9 @@ def parse_args(argv=None):
     parser.add_argument("--one-at-a-time", action="store_true",
                         help="train the seeds one after another instead of all at once as one "
                              "packed network (utils.Copies): slower, needs less memory")
+    parser.add_argument("--side-by-side", type=int, default=1, metavar="N",
+                        help="CPU: train each seed alone, N at a time in worker processes of "
+                             "one thread each (the fastest way on a CPU: N = its cores)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bars, only the per-epoch log lines")
     return parser.parse_args(argv)
@@ -55,7 +59,8 @@ def main(argv=None) -> int:
         out = utils.output_dir(args.out)
         for step in steps:
             train_step(RECIPES[step], seeds, args, out)
-    except (utils.MnistDataError, utils.TrainingDiverged, utils.ProtectedOutputError) as error:
+    except (utils.MnistDataError, utils.TrainingDiverged, utils.ProtectedOutputError,
+            ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
@@ -65,8 +70,8 @@ def train_step(recipe, seeds, args, out):
     """Train one step's recipe, then save its plots and print where the results went."""
     results, model, (train_x, train_y, test_x, test_y) = utils.run_recipe(
         recipe, seeds, epochs=args.epochs, out=out, device=args.device,
-        validation=args.validation, at_once=not args.one_at_a_time,
-        progress=not args.no_progress)
+        validation=args.validation, workers=args.side_by_side,
+        at_once=not (args.one_at_a_time or args.side_by_side > 1), progress=not args.no_progress)
     utils.plot_samples(train_x, train_y, utils.plot_path(recipe.step, "samples", out),
                        augment=recipe.augment)
     utils.save_step_plots(results, model, test_x, test_y, out)

@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import math
+import multiprocessing
 import os
 import random
 import sys
@@ -366,6 +367,34 @@ def evaluate(model, x, y, batch_size: int = 2048, return_predictions: bool = Fal
     return (losses, accs, preds) if return_predictions else (losses, accs)
 
 
+def recompute_batchnorm_stats(model, x, images: int = 10_000, batch_size: int = 1000):
+    """Replace every BatchNorm's running mean/variance by plain averages over the first
+    ``images`` of ``x`` (clean training images, dropout off) ("precise BN").
+
+    During training the running averages follow augmented, dropout-noised batches and weight
+    the last few most, so the statistics the network is tested with drift from epoch to epoch.
+    Training itself never reads them (it normalizes with batch statistics), so this changes
+    only what evaluation sees. For ``Copies`` every copy sees the same images."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    modes = {m: m.training for m in model.modules()}
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.modules.dropout._DropoutNd):
+            m.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    copies = model.count if isinstance(model, Copies) else 1
+    with torch.no_grad():
+        for start in range(0, min(images, len(x)), batch_size):
+            model(x[start:start + batch_size].expand(-1, copies, -1, -1))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    for m, training in modes.items():
+        m.train(training)
+
+
 # --------------------------------------------------------------------------- a whole run
 @dataclass
 class Recipe:
@@ -382,6 +411,7 @@ class Recipe:
     scheduler_per_batch: bool = False  # OneCycleLR: True; StepLR: False
     augment: Augment | None = None
     label_smoothing: float = 0.0
+    bn_stats_images: int = 0  # > 0: recompute BatchNorm statistics after each epoch (precise BN)
     seeds: tuple[int, ...] = (1,)
 
     def model_class(self) -> str:
@@ -428,6 +458,8 @@ def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
             batch_scheduler=scheduler if recipe.scheduler_per_batch else None)
         if scheduler is not None and not recipe.scheduler_per_batch:
             scheduler.step()
+        if recipe.bn_stats_images:
+            recompute_batchnorm_stats(net, train_x, recipe.bn_stats_images)
         test = evaluate(net, test_x, test_y)
         for k, run in enumerate(runs):
             run["lr"].append(lr)
@@ -444,13 +476,56 @@ def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
     return [net.copy(k, recipe.model()) for k in range(len(seeds))], runs
 
 
+_SIDE_BY_SIDE = None  # (recipe, data, epochs): what forked workers inherit, never pickled
+
+
+def _fit_alone(seed):
+    torch.set_num_threads(1)
+    recipe, data, epochs = _SIDE_BY_SIDE
+    lines = []
+    (model,), (run,) = fit(recipe, data, [seed], epochs=epochs, progress=False, log=lines.append)
+    return model.state_dict(), run, lines
+
+
+def fit_side_by_side(recipe: Recipe, data, seeds, workers: int, *, epochs: int | None = None,
+                     log: Callable[[str], None] | None = print):
+    """CPU only: train each seed alone, ``workers`` seeds at a time in forked processes of one
+    thread each; return ``(models, runs)`` as ``fit``. A network this small keeps one core
+    busy and gains nothing from a second thread (README, "Many seeds at once"), so on a
+    2-core CPU two seeds side by side take little longer than one. Each run is the run of its
+    seed alone; its ``wall_s`` is its share of the elapsed time. Logs print as seeds finish."""
+    global _SIDE_BY_SIDE
+    if data[0].device.type != "cpu":
+        raise ValueError("workers > 1 is for a CPU (forked processes cannot share a GPU): "
+                         "train the seeds at once there instead (at_once=True)")
+    _SIDE_BY_SIDE = (recipe, data, epochs)
+    start = time.perf_counter()
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            finished = pool.map(_fit_alone, seeds, chunksize=1)
+    finally:
+        _SIDE_BY_SIDE = None
+    wall = time.perf_counter() - start
+    models, runs = [], []
+    for state, run, lines in finished:
+        for line in lines if log else []:
+            log(line)
+        models.append(recipe.model())
+        models[-1].load_state_dict(state)
+        runs.append(run | {"wall_s": round(wall / len(seeds), 2)})
+    return models, runs
+
+
 def run_recipe(recipe: Recipe, seeds=None, *, epochs=None, out=None, device=None, data=None,
-               validation=False, at_once=True, progress=True, log=print):
+               validation=False, at_once=True, workers=1, progress=True, log=print):
     """Train ``recipe`` once per seed, write its results JSON, return ``(results, last model,
     data)``. This is what a notebook and ``train.py`` both call. ``data`` reuses tensors from
     ``load_mnist``; with ``validation=True`` the run is measured on held-out training images
     (for design searches) instead of the test set. The seeds train all at once (``Copies``);
-    ``at_once=False`` trains them one after another, for comparison or to save memory."""
+    ``at_once=False`` trains them one after another, for comparison or to save memory, and
+    with ``workers > 1`` (CPU) that many side by side (``fit_side_by_side``)."""
+    if workers > 1 and at_once:
+        raise ValueError("workers > 1 trains each seed alone, side by side: pass at_once=False")
     quick = is_quick()
     device = get_device(device) if not isinstance(device, torch.device) else device
     seeds = list(seeds or recipe.seeds)
@@ -468,14 +543,18 @@ def run_recipe(recipe: Recipe, seeds=None, *, epochs=None, out=None, device=None
         "batch_size": recipe.batch_size, "train_size": len(data[0]), "test_size": len(data[2]),
         "eval_set": "validation" if validation else "test",
         "device": device_name(device), "torch_version": torch.__version__,
-        "seeds_at_once": len(seeds) if at_once else 1,
+        "seeds_at_once": len(seeds) if at_once else 1, "workers": workers,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "runs": [],
     }
-    for group in [seeds] if at_once else [[seed] for seed in seeds]:
-        models, runs = fit(recipe, data, group, epochs=epochs, device=device,
-                           progress=progress, log=log)
-        results["runs"] += runs
+    if workers > 1:
+        models, results["runs"] = fit_side_by_side(recipe, data, seeds, workers, epochs=epochs,
+                                                   log=log)
+    else:
+        for group in [seeds] if at_once else [[seed] for seed in seeds]:
+            models, runs = fit(recipe, data, group, epochs=epochs, device=device,
+                               progress=progress, log=log)
+            results["runs"] += runs
     write_results(results, results_path(recipe.step, out))
     return results, models[-1], data
 

@@ -358,3 +358,63 @@ def test_copies_refuse_layers_they_cannot_keep_apart():
 
     with pytest.raises(TypeError, match="cannot pack a Linear.*one at a time"):
         utils.Copies([Dense(), Dense()])
+
+
+# ------------------------------------------------------------------ precise BatchNorm
+def test_recomputed_batchnorm_stats_are_those_of_the_clean_images():
+    torch.manual_seed(0)
+    net = randomized(RECIPES[5].model()).train()  # dropout 0.05: must be off while measuring
+    x = torch.randn(300, 1, 28, 28)
+    first = net.features[0]  # conv -> ReLU -> BatchNorm -> Dropout
+    with torch.no_grad():
+        features = first[1](first[0](x[:200]))
+    weights = {k: v.clone() for k, v in net.state_dict().items()
+               if "running" not in k and "num_batches" not in k}
+    momentum = first[2].momentum
+    utils.recompute_batchnorm_stats(net, x, images=200, batch_size=200)
+    assert torch.allclose(first[2].running_mean, features.mean((0, 2, 3)), atol=1e-5)
+    assert torch.allclose(first[2].running_var, features.var((0, 2, 3)), rtol=1e-4)
+    assert first[2].momentum == momentum and net.training and first[3].training
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in weights.items())
+    again = copy.deepcopy(net)  # deterministic: dropout was off, no randomness involved
+    utils.recompute_batchnorm_stats(again, x, images=200, batch_size=200)
+    assert torch.equal(again.features[5][2].running_var, net.features[5][2].running_var)
+
+
+def test_recomputing_batchnorm_stats_changes_evaluation_not_training(quick_data):
+    """Training normalizes with batch statistics, so precise BN leaves the training history
+    alone; the recomputed statistics differ from the running ones, so evaluation changes."""
+    data = tuple(t[:512] for t in quick_data)
+    plain = utils.Recipe(**{**RECIPES[6].__dict__, "epochs": 2, "bn_stats_images": 0})
+    precise = utils.Recipe(**{**plain.__dict__, "bn_stats_images": 256})
+    (net_a,), (run_a,) = utils.fit(plain, data, [1], progress=False, log=None)
+    (net_b,), (run_b,) = utils.fit(precise, data, [1], progress=False, log=None)
+    assert run_a["train_loss"] == pytest.approx(run_b["train_loss"], rel=1e-5)
+    assert run_a["test_loss"] != run_b["test_loss"]
+    bn_a, bn_b = net_a.features[0][2], net_b.features[0][2]
+    assert torch.allclose(bn_a.weight, bn_b.weight, atol=1e-5)
+    assert not torch.allclose(bn_a.running_mean, bn_b.running_mean, atol=1e-5)
+
+
+# ------------------------------------------------------------------ seeds side by side (CPU)
+def test_seeds_side_by_side_are_the_seeds_trained_alone(quick_data):
+    data = tuple(t[:512] for t in quick_data)
+    recipe = utils.Recipe(**{**RECIPES[5].__dict__, "epochs": 2})  # with dropout and precise BN
+    lines = []
+    models, runs = utils.fit_side_by_side(recipe, data, [3, 4, 5], workers=2, log=lines.append)
+    assert [run["seed"] for run in runs] == [3, 4, 5] and len(lines) == 6
+    for model, run in zip(models, runs):
+        (alone_model,), (alone,) = utils.fit(recipe, data, [run["seed"]], progress=False, log=None)
+        for key in ("train_loss", "test_loss"):
+            assert run[key] == pytest.approx(alone[key], rel=1e-3)
+        assert type(model) is recipe.model
+        assert torch.allclose(model.features[0][0].weight, alone_model.features[0][0].weight,
+                              atol=1e-3)  # 1 thread vs 2: float sums differ
+
+
+def test_side_by_side_refuses_a_gpu_and_seeds_at_once():
+    on_gpu = tuple(torch.empty(4, device="meta") for _ in range(4))
+    with pytest.raises(ValueError, match="CPU"):
+        utils.fit_side_by_side(RECIPES[6], on_gpu, [1, 2], workers=2)
+    with pytest.raises(ValueError, match="at_once=False"):
+        utils.run_recipe(RECIPES[6], [1, 2], data=on_gpu, workers=2)
