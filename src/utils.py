@@ -490,10 +490,11 @@ def _fit_alone(seed):
 def fit_side_by_side(recipe: Recipe, data, seeds, workers: int, *, epochs: int | None = None,
                      log: Callable[[str], None] | None = print):
     """CPU only: train each seed alone, ``workers`` seeds at a time in forked processes of one
-    thread each; return ``(models, runs)`` as ``fit``. A network this small keeps one core
-    busy and gains nothing from a second thread (README, "Many seeds at once"), so on a
-    2-core CPU two seeds side by side take little longer than one. Each run is the run of its
-    seed alone; its ``wall_s`` is its share of the elapsed time. Logs print as seeds finish."""
+    thread each; return ``(models, runs)`` as ``fit``. A network this small uses a second
+    thread poorly, so on a multi-core CPU this is the fastest of the three ways to train many
+    seeds (``benchmarks/seeds_at_once.py``; README, "Many seeds at once"). Each run is the run
+    of its seed alone; its ``wall_s`` is its share of the elapsed time. Logs print as seeds
+    finish."""
     global _SIDE_BY_SIDE
     if data[0].device.type != "cpu":
         raise ValueError("workers > 1 is for a CPU (forked processes cannot share a GPU): "
