@@ -14,7 +14,6 @@ import argparse
 import copy
 import dataclasses
 import json
-import math
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,27 +38,23 @@ def check(name: str, seeds, images: int = IMAGES) -> dict:
     """Train ``RECIPES[name]`` once per seed; validation accuracy per epoch both ways."""
     recipe = dataclasses.replace(RECIPE_NAMES[name], bn_stats_images=0)
     device = utils.get_device()
-    train_x, train_y, val_x, val_y = utils.load_mnist(device, validation=True)
+    data = train_x, _, val_x, val_y = utils.load_mnist(device, validation=True)
     epochs = min(recipe.epochs, utils.QUICK_EPOCHS) if utils.is_quick() else recipe.epochs
     runs = []
     for seed in seeds:
-        net, generators = utils.seeded_copies(recipe, [seed], device)
-        optimizer = recipe.optimizer(net.parameters())
-        steps = math.ceil(len(train_x) / recipe.batch_size)
-        scheduler = recipe.scheduler(optimizer, steps, epochs)
-        run = {"seed": seed, "running_acc": [], "recomputed_acc": []}
-        for epoch in range(1, epochs + 1):
-            utils.train_one_epoch(net, train_x, train_y, optimizer, batch_size=recipe.batch_size,
-                                  generator=generators, augment=recipe.augment, epoch=epoch,
-                                  progress=False, batch_scheduler=scheduler)
+        recomputed = []
+
+        def measure_recomputed(net, epoch):
             probe = copy.deepcopy(net)
             utils.recompute_batchnorm_stats(probe, train_x, images)
-            run["running_acc"].append(utils.evaluate(net, val_x, val_y)[1][0])
-            run["recomputed_acc"].append(utils.evaluate(probe, val_x, val_y)[1][0])
-            print(f"{name} seed {seed} epoch {epoch:2d}: validation acc running "
-                  f"{run['running_acc'][-1]:.2f}% | recomputed {run['recomputed_acc'][-1]:.2f}%",
-                  flush=True)
-        runs.append(run)
+            recomputed.append(utils.evaluate(probe, val_x, val_y)[1][0])
+            print(f"{name} seed {seed} epoch {epoch:2d}: validation acc with recomputed "
+                  f"statistics {recomputed[-1]:.2f}%", flush=True)
+
+        _, (run,) = utils.fit(recipe, data, [seed], epochs=epochs, progress=False,
+                              log=lambda line: print(name, line, flush=True),
+                              after_epoch=measure_recomputed)
+        runs.append({"seed": seed, "running_acc": run["test_acc"], "recomputed_acc": recomputed})
     return {"recipe": name, "model_class": recipe.model_class(), "epochs": epochs,
             "bn_stats_images": images, "eval_set": "validation",
             "mode": "quick" if utils.is_quick() else "full", "device": utils.device_name(device),

@@ -429,7 +429,8 @@ def seeded_copies(recipe: Recipe, seeds, device) -> tuple[Copies, list[torch.Gen
 
 
 def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
-        progress: bool = True, log: Callable[[str], None] | None = print):
+        progress: bool = True, log: Callable[[str], None] | None = print,
+        after_epoch: Callable[[Copies, int], None] | None = None):
     """Train one fresh model of ``recipe`` per seed, all at once as ``Copies``; return
     ``(models, runs)``, one standalone model and one run per seed.
 
@@ -437,7 +438,8 @@ def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
     alone; only the dropout masks (drawn for all copies together) and the order of
     floating-point sums differ. ``run`` holds the per-epoch history in the results-JSON layout;
     its ``wall_s`` is the seed's share of the shared time. The test set is only measured,
-    never used to choose anything.
+    never used to choose anything. ``after_epoch(net, epoch)``, if given, sees the packed
+    network after each epoch's evaluation (``benchmarks/precise_bn.py`` measures it twice).
     """
     train_x, train_y, test_x, test_y = data
     device = device or train_x.device
@@ -470,6 +472,8 @@ def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
                 log(f"seed {run['seed']} epoch {epoch:2d}: train loss {run['train_loss'][-1]:.4f}"
                     f" acc {run['train_acc'][-1]:.2f}% | test loss {run['test_loss'][-1]:.4f}"
                     f" acc {run['test_acc'][-1]:.2f}%")
+        if after_epoch:
+            after_epoch(net, epoch)
     wall = time.perf_counter() - start
     for run in runs:
         run["wall_s"] = round(wall / len(runs), 2)
