@@ -72,14 +72,24 @@ def fourth_conv():
         nn.AdaptiveAvgPool2d(1), nn.Conv2d(12, 10, 1), nn.Flatten())
 
 
-def separable(c1, c2, width, depth, dropout=0.0):
-    """Two full 3x3 convs and the pool as step 4, then ``depth`` depthwise-separable 3x3 convs
-    of ``width`` channels (unpadded: 12 -> 12 - 2 * depth), GAP and a 1x1 classifier."""
+def separable(c1, c2, width, depth, dropout=0.0, separable_second=False, padding=0):
+    """Two 3x3 convs and the pool as step 4, then ``depth`` depthwise-separable 3x3 convs
+    of ``width`` channels (unpadded: 12 -> 12 - 2 * depth; ``padding=1``: 12 -> 12), GAP and a
+    1x1 classifier. ``separable_second``: the second conv is depthwise-separable too, which
+    frees its weights for width after the pool."""
     block = dict(bn=True, dropout=dropout)
+    # Construction order sets which random numbers each layer's initial weights get: this is
+    # the order the recorded runs used, so re-running a variant reproduces its record.
+    if separable_second:
+        second = separable_block(c1, c2, dropout)
+        first = conv_block(1, c1, **block)
+    else:
+        first = conv_block(1, c1, **block)
+        second = conv_block(c1, c2, **block)
     return nn.Sequential(
-        conv_block(1, c1, **block), conv_block(c1, c2, **block), nn.MaxPool2d(2),
-        separable_block(c2, width, dropout),
-        *[separable_block(width, width, dropout) for _ in range(depth - 1)],
+        first, second, nn.MaxPool2d(2),
+        separable_block(c2, width, dropout, padding),
+        *[separable_block(width, width, dropout, padding) for _ in range(depth - 1)],
         nn.AdaptiveAvgPool2d(1), nn.Conv2d(width, 10, 1), nn.Flatten())
 
 
@@ -136,6 +146,30 @@ VARIANTS = {  # name: (what changes against the base, recipe)
                      "(8-12-pool-22x4)",
                      dataclasses.replace(FRONTIER, model=lambda: separable(8, 12, 22, 4),
                                          augment=STRONG_AUG)),
+    "f9_separable_second": ("f7 with the second conv depthwise-separable too, the freed weights "
+                            "spent on width after the pool (8-12-pool-26x4)",
+                            dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
+                                                separable(8, 12, 26, 4, separable_second=True))),
+    "f10_separable_wide": ("f9 with three separable convs of 30 channels, not four of 26 "
+                           "(12-16-pool-30x3, 6x6 maps before GAP)",
+                           dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
+                                               separable(12, 16, 30, 3, separable_second=True))),
+    "f13_separable_two": ("f10 with two separable convs of 40 channels (12-16-pool-40x2, 8x8 "
+                          "maps before GAP)",
+                          dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
+                                              separable(12, 16, 40, 2, separable_second=True))),
+    "f14_separable_26": ("f10 at 26 channels after the pool (12-16-pool-26x3)",
+                         dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
+                                             separable(12, 16, 26, 3, separable_second=True))),
+    "f15_separable_padded": ("f10 with its separable convs padded: 12x12 maps before GAP, "
+                             "same parameters",
+                             dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
+                                                 separable(12, 16, 30, 3, separable_second=True,
+                                                           padding=1))),
+    "f16_bs64": ("f10 with batch 64 (twice the steps), OneCycle peak 0.1",
+                 dataclasses.replace(FRONTIER, augment=STRONG_AUG, batch_size=64,
+                                     scheduler=one_cycle(0.1, three_phase=True), model=lambda:
+                                     separable(12, 16, 30, 3, separable_second=True))),
 }
 PARETO_REFERENCE = {"step5_recipe_3seeds": ("step 5's network and recipe, for scale",
                                             utils.results_path(5, TUNING / "step5_recipe_3seeds"))}

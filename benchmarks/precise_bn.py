@@ -53,7 +53,7 @@ def check(name: str, seeds, images: int = IMAGES) -> dict:
 
         _, (run,) = utils.fit(recipe, data, [seed], epochs=epochs, progress=False,
                               log=lambda line: print(name, line, flush=True),
-                              after_epoch=measure_recomputed)
+                              after_epoch=measure_recomputed, eval_name="val")
         runs.append({"seed": seed, "running_acc": run["test_acc"], "recomputed_acc": recomputed})
     return {"recipe": name, "model_class": recipe.model_class(), "epochs": epochs,
             "bn_stats_images": images, "eval_set": "validation",

@@ -430,7 +430,7 @@ def seeded_copies(recipe: Recipe, seeds, device) -> tuple[Copies, list[torch.Gen
 
 def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
         progress: bool = True, log: Callable[[str], None] | None = print,
-        after_epoch: Callable[[Copies, int], None] | None = None):
+        after_epoch: Callable[[Copies, int], None] | None = None, eval_name: str = "test"):
     """Train one fresh model of ``recipe`` per seed, all at once as ``Copies``; return
     ``(models, runs)``, one standalone model and one run per seed.
 
@@ -440,6 +440,7 @@ def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
     its ``wall_s`` is the seed's share of the shared time. The test set is only measured,
     never used to choose anything. ``after_epoch(net, epoch)``, if given, sees the packed
     network after each epoch's evaluation (``benchmarks/precise_bn.py`` measures it twice).
+    ``eval_name`` labels the measured set in the log lines ("val" for a validation split).
     """
     train_x, train_y, test_x, test_y = data
     device = device or train_x.device
@@ -470,8 +471,8 @@ def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
                 run[key].append(round(value, 6))
             if log:
                 log(f"seed {run['seed']} epoch {epoch:2d}: train loss {run['train_loss'][-1]:.4f}"
-                    f" acc {run['train_acc'][-1]:.2f}% | test loss {run['test_loss'][-1]:.4f}"
-                    f" acc {run['test_acc'][-1]:.2f}%")
+                    f" acc {run['train_acc'][-1]:.2f}% | {eval_name} loss "
+                    f"{run['test_loss'][-1]:.4f} acc {run['test_acc'][-1]:.2f}%")
         if after_epoch:
             after_epoch(net, epoch)
     wall = time.perf_counter() - start
@@ -480,19 +481,21 @@ def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
     return [net.copy(k, recipe.model()) for k in range(len(seeds))], runs
 
 
-_SIDE_BY_SIDE = None  # (recipe, data, epochs): what forked workers inherit, never pickled
+# (recipe, data, epochs, eval_name): what forked workers inherit, never pickled
+_SIDE_BY_SIDE = None
 
 
 def _fit_alone(seed):
     torch.set_num_threads(1)
-    recipe, data, epochs = _SIDE_BY_SIDE
+    recipe, data, epochs, eval_name = _SIDE_BY_SIDE
     lines = []
-    (model,), (run,) = fit(recipe, data, [seed], epochs=epochs, progress=False, log=lines.append)
+    (model,), (run,) = fit(recipe, data, [seed], epochs=epochs, progress=False, log=lines.append,
+                           eval_name=eval_name)
     return model.state_dict(), run, lines
 
 
 def fit_side_by_side(recipe: Recipe, data, seeds, workers: int, *, epochs: int | None = None,
-                     log: Callable[[str], None] | None = print):
+                     log: Callable[[str], None] | None = print, eval_name: str = "test"):
     """CPU only: train each seed alone, ``workers`` seeds at a time in forked processes of one
     thread each; return ``(models, runs)`` as ``fit``. A network this small uses a second
     thread poorly, so on a multi-core CPU this is the fastest of the three ways to train many
@@ -503,7 +506,7 @@ def fit_side_by_side(recipe: Recipe, data, seeds, workers: int, *, epochs: int |
     if data[0].device.type != "cpu":
         raise ValueError("workers > 1 is for a CPU (forked processes cannot share a GPU): "
                          "train the seeds at once there instead (at_once=True)")
-    _SIDE_BY_SIDE = (recipe, data, epochs)
+    _SIDE_BY_SIDE = (recipe, data, epochs, eval_name)
     start = time.perf_counter()
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
@@ -541,6 +544,7 @@ def run_recipe(recipe: Recipe, seeds=None, *, epochs=None, out=None, device=None
     out = output_dir(out)
     if data is None:
         data = load_mnist(device, validation=validation)
+    eval_name = "val" if validation else "test"
     results = {
         "step": recipe.step, "title": recipe.title, "role": recipe.role,
         "model_class": recipe.model_class(), "params": count_parameters(recipe.model()),
@@ -554,11 +558,11 @@ def run_recipe(recipe: Recipe, seeds=None, *, epochs=None, out=None, device=None
     }
     if workers > 1:
         models, results["runs"] = fit_side_by_side(recipe, data, seeds, workers, epochs=epochs,
-                                                   log=log)
+                                                   log=log, eval_name=eval_name)
     else:
         for group in [seeds] if at_once else [[seed] for seed in seeds]:
             models, runs = fit(recipe, data, group, epochs=epochs, device=device,
-                               progress=progress, log=log)
+                               progress=progress, log=log, eval_name=eval_name)
             results["runs"] += runs
     write_results(results, results_path(recipe.step, out))
     return results, models[-1], data

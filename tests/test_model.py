@@ -10,7 +10,9 @@ import model
 import utils
 from steps import RECIPES
 
-COMMENT = re.compile(r"# out (\d+)x(\d+)x(\d+), RF (\d+)")
+# "# out CxHxW, RF r" after each layer; a depthwise-separable block documents its two convs
+# on one line: "# out ..., RF r; 1x1: out ..., RF r".
+COMMENT = re.compile(r"(?:# |; 1x1: )out (\d+)x(\d+)x(\d+), RF (\d+)")
 
 
 def documented_layers(cls):

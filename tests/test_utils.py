@@ -334,6 +334,16 @@ def test_run_recipe_records_how_the_seeds_were_trained(quick_data, tmp_path):
         assert utils.read_results(utils.results_path(6, tmp_path)) == results
 
 
+def test_a_validation_run_never_logs_its_accuracy_as_test_accuracy(quick_data, tmp_path):
+    data = tuple(t[:256] for t in quick_data)
+    for validation, label in ((True, "| val loss"), (False, "| test loss")):
+        lines = []
+        results, _, _ = utils.run_recipe(RECIPES[6], [5], out=tmp_path, data=data, epochs=1,
+                                         validation=validation, progress=False, log=lines.append)
+        assert results["eval_set"] == ("validation" if validation else "test")
+        assert len(lines) == 1 and label in lines[0]
+
+
 def test_accuracies_are_exact_count_ratios(quick_data):
     """Recorded accuracies are k/n exactly, so 99.40 % reads 99.4, never 99.399998."""
     x, y = quick_data[2][:1000], quick_data[3][:1000]
