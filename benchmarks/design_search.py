@@ -170,6 +170,9 @@ VARIANTS = {  # name: (what changes against the base, recipe)
                  dataclasses.replace(FRONTIER, augment=STRONG_AUG, batch_size=64,
                                      scheduler=one_cycle(0.1, three_phase=True), model=lambda:
                                      separable(12, 16, 30, 3, separable_second=True))),
+    "f17_separable_5658": ("f10's shape at f5's size: 16-24-pool-36x3 (does it hold 99.40 %?)",
+                           dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
+                                               separable(16, 24, 36, 3, separable_second=True))),
 }
 PARETO_REFERENCE = {"step5_recipe_3seeds": ("step 5's network and recipe, for scale",
                                             utils.results_path(5, TUNING / "step5_recipe_3seeds"))}
