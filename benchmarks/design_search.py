@@ -234,7 +234,7 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("variants", nargs="*",
                         help=f"variants to train, from: {', '.join(VARIANTS)}")
-    parser.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")], default=[1],
+    parser.add_argument("--seeds", type=utils.seed_list, default=[1],
                         help="comma-separated seeds, e.g. 1,2,3 (default: 1)")
     parser.add_argument("--one-at-a-time", action="store_true",
                         help="train the seeds one after another (faster on a CPU)")

@@ -87,7 +87,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("recipe", choices=sorted(RECIPE_NAMES))
-    parser.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")],
+    parser.add_argument("--seeds", type=utils.seed_list,
                         default=[1, 2, 3], help="comma-separated seeds (default: 1,2,3)")
     parser.add_argument("--show", action="store_true", help="print the recorded check only")
     args = parser.parse_args()

@@ -30,7 +30,7 @@ def parse_args(argv=None):
                         help="which step's recipe to train, or all of them in order")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--seed", type=int, help="train a single seed")
-    group.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")],
+    group.add_argument("--seeds", type=utils.seed_list,
                        help="comma-separated seeds, e.g. 1,2,3 (default: the step's seeds)")
     parser.add_argument("--epochs", type=int,
                         help="override the step's number of epochs (default: the recipe's)")
@@ -42,10 +42,12 @@ def parse_args(argv=None):
                              "measure on them instead of the test set (for design searches)")
     parser.add_argument("--one-at-a-time", action="store_true",
                         help="train the seeds one after another instead of all at once as one "
-                             "packed network (utils.Copies): slower, needs less memory")
+                             "packed network (utils.Copies): needs less memory, and on a CPU is "
+                             "often faster")
     parser.add_argument("--side-by-side", type=int, default=1, metavar="N",
                         help="CPU: train each seed alone, N at a time in worker processes of "
-                             "one thread each (the fastest way on a CPU: N = its cores)")
+                             "one thread each (measure which way is fastest for a step: "
+                             "benchmarks/seeds_at_once.py)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bars, only the per-epoch log lines")
     return parser.parse_args(argv)

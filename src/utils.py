@@ -497,9 +497,9 @@ def _fit_alone(seed):
 def fit_side_by_side(recipe: Recipe, data, seeds, workers: int, *, epochs: int | None = None,
                      log: Callable[[str], None] | None = print, eval_name: str = "test"):
     """CPU only: train each seed alone, ``workers`` seeds at a time in forked processes of one
-    thread each; return ``(models, runs)`` as ``fit``. A network this small uses a second
-    thread poorly, so on a multi-core CPU this is the fastest of the three ways to train many
-    seeds (``benchmarks/seeds_at_once.py``; README, "Many seeds at once"). Each run is the run
+    thread each; return ``(models, runs)`` as ``fit``. On this 2-core CPU it was the fastest way
+    for step 5 and slower than one seed after another for step 6
+    (``benchmarks/seeds_at_once.py``; README, "Many seeds at once"). Each run is the run
     of its seed alone; its ``wall_s`` is its share of the elapsed time. Logs print as seeds
     finish."""
     global _SIDE_BY_SIDE
@@ -566,6 +566,11 @@ def run_recipe(recipe: Recipe, seeds=None, *, epochs=None, out=None, device=None
             results["runs"] += runs
     write_results(results, results_path(recipe.step, out))
     return results, models[-1], data
+
+
+def seed_list(text: str) -> list[int]:
+    """``"1,2,3"`` -> ``[1, 2, 3]``: the ``--seeds`` argument of the command-line tools."""
+    return [int(v) for v in text.split(",")]
 
 
 def count_parameters(model: nn.Module) -> int:
