@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import model  # noqa: E402
 import utils  # noqa: E402
 from model import conv_block, separable_block  # noqa: E402
-from steps import RECIPES, one_cycle  # noqa: E402
+from steps import RECIPES, one_cycle, sgd  # noqa: E402
 
 TUNING = utils.REPO_ROOT / "Data" / "tuning"
 
@@ -90,6 +90,19 @@ def separable(c1, c2, width, depth, dropout=0.0, separable_second=False, padding
         first, second, nn.MaxPool2d(2),
         separable_block(c2, width, dropout, padding),
         *[separable_block(width, width, dropout, padding) for _ in range(depth - 1)],
+        nn.AdaptiveAvgPool2d(1), nn.Conv2d(width, 10, 1), nn.Flatten())
+
+
+def separable_two_relu(c1, c2, width, depth):
+    """``separable(..., separable_second=True)`` with ReLU and BatchNorm after each depthwise
+    conv as well (MobileNet's block): twice the nonlinear layers for 2 weights per channel."""
+    def block(c_in, c_out):
+        return nn.Sequential(nn.Conv2d(c_in, c_in, 3, groups=c_in, bias=False), nn.ReLU(),
+                             nn.BatchNorm2d(c_in), nn.Conv2d(c_in, c_out, 1, bias=False),
+                             nn.ReLU(), nn.BatchNorm2d(c_out))
+    return nn.Sequential(
+        conv_block(1, c1, bn=True), block(c1, c2), nn.MaxPool2d(2), block(c2, width),
+        *[block(width, width) for _ in range(depth - 1)],
         nn.AdaptiveAvgPool2d(1), nn.Conv2d(width, 10, 1), nn.Flatten())
 
 
@@ -173,6 +186,36 @@ VARIANTS = {  # name: (what changes against the base, recipe)
     "f17_separable_5658": ("f10's shape at f5's size: 16-24-pool-36x3 (does it hold 99.40 %?)",
                            dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
                                                separable(16, 24, 36, 3, separable_second=True))),
+    "f18_step5_aug": ("f10 with step 5's lighter augmentation: rotation 7, scale 0.95-1.05",
+                      dataclasses.replace(FRONTIER, model=lambda:
+                                          separable(12, 16, 30, 3, separable_second=True))),
+    "f19_no_wd": ("f10 without weight decay",
+                  dataclasses.replace(FRONTIER, augment=STRONG_AUG,
+                                      optimizer=sgd(0.05, nesterov=True), model=lambda:
+                                      separable(12, 16, 30, 3, separable_second=True))),
+    "f20_two_relu": ("f10 with ReLU and BatchNorm after each depthwise conv too, 29 channels "
+                     "to pay for it (12-16-pool-29x3)",
+                     dataclasses.replace(FRONTIER, augment=STRONG_AUG,
+                                         model=lambda: separable_two_relu(12, 16, 29, 3))),
+    "f21_stronger_aug": ("f10 with still stronger augmentation: rotation 15, shift 10 %, "
+                         "scale 0.85-1.15",
+                         dataclasses.replace(FRONTIER, augment=utils.Augment(15, 0.1, (0.85, 1.15)),
+                                             model=lambda: separable(12, 16, 30, 3,
+                                                                     separable_second=True))),
+    "f22_wide_start": ("f14 with f17's wider start: 16-24-pool-26x3 (are the full-resolution "
+                       "convs the bottleneck?)",
+                       dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
+                                           separable(16, 24, 26, 3, separable_second=True))),
+    "f23_lr04": ("f10 with OneCycle peak 0.4, not 0.2",
+                 dataclasses.replace(FRONTIER, augment=STRONG_AUG,
+                                     scheduler=one_cycle(0.4, three_phase=True), model=lambda:
+                                     separable(12, 16, 30, 3, separable_second=True))),
+    "f24_long_settle": ("f10 with half the warm-up: peak at epoch 1.5, down to 0.02 by epoch 3, "
+                        "12 epochs of low learning rate, not 9",
+                        dataclasses.replace(FRONTIER, augment=STRONG_AUG,
+                                            scheduler=one_cycle(0.2, 0.1, three_phase=True),
+                                            model=lambda: separable(12, 16, 30, 3,
+                                                                    separable_second=True))),
 }
 PARETO_REFERENCE = {"step5_recipe_3seeds": ("step 5's network and recipe, for scale",
                                             utils.results_path(5, TUNING / "step5_recipe_3seeds"))}
