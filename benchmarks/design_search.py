@@ -93,6 +93,15 @@ def separable(c1, c2, width, depth, dropout=0.0, separable_second=False, padding
         nn.AdaptiveAvgPool2d(1), nn.Conv2d(width, 10, 1), nn.Flatten())
 
 
+def separable_growing(c1, c2, widths):
+    """``separable(c1, c2, ...)`` with a width per separable conv after the pool, so the
+    classifier can read more features than the middle convs carry."""
+    return nn.Sequential(conv_block(1, c1, bn=True), separable_block(c1, c2), nn.MaxPool2d(2),
+                         *[separable_block(c_in, c_out)
+                           for c_in, c_out in zip((c2, *widths), widths)],
+                         nn.AdaptiveAvgPool2d(1), nn.Conv2d(widths[-1], 10, 1), nn.Flatten())
+
+
 def separable_two_relu(c1, c2, width, depth):
     """``separable(..., separable_second=True)`` with ReLU and BatchNorm after each depthwise
     conv as well (MobileNet's block): twice the nonlinear layers for 2 weights per channel."""
@@ -216,6 +225,15 @@ VARIANTS = {  # name: (what changes against the base, recipe)
                                             scheduler=one_cycle(0.2, 0.1, three_phase=True),
                                             model=lambda: separable(12, 16, 30, 3,
                                                                     separable_second=True))),
+    "f25_growing": ("f23 with widths growing after the pool, 24-30-38, not 30-30-30: 38 features "
+                    "for the classifier (12-16-pool-24-30-38)",
+                    dataclasses.replace(FRONTIER, augment=STRONG_AUG,
+                                        scheduler=one_cycle(0.4, three_phase=True),
+                                        model=lambda: separable_growing(12, 16, (24, 30, 38)))),
+    "f26_lr08": ("f10 with OneCycle peak 0.8: does f23's direction go on?",
+                 dataclasses.replace(FRONTIER, augment=STRONG_AUG,
+                                     scheduler=one_cycle(0.8, three_phase=True), model=lambda:
+                                     separable(12, 16, 30, 3, separable_second=True))),
 }
 PARETO_REFERENCE = {"step5_recipe_3seeds": ("step 5's network and recipe, for scale",
                                             utils.results_path(5, TUNING / "step5_recipe_3seeds"))}
