@@ -120,6 +120,9 @@ STRONG_AUG = utils.Augment(degrees=10, translate=0.1, scale=(0.9, 1.1))
 THREE_PHASE = dataclasses.replace(RECIPES[5], bn_stats_images=0)
 FRONTIER = dataclasses.replace(THREE_PHASE, step=6, role="frontier", title="Frontier")
 BASE = dataclasses.replace(THREE_PHASE, model=no_dropout, scheduler=one_cycle(0.2))
+# f10, the shape Step6Net took; the later frontier candidates each change one thing in it.
+F10 = dataclasses.replace(FRONTIER, augment=STRONG_AUG,
+                          model=lambda: separable(12, 16, 30, 3, separable_second=True))
 DROPOUT = dataclasses.replace(BASE, model=model.Step4Net)
 VARIANTS = {  # name: (what changes against the base, recipe)
     "v0_base": ("base: Step4Net without dropout, rotation 7 / scale 0.95-1.05, OneCycle 0.2",
@@ -174,8 +177,7 @@ VARIANTS = {  # name: (what changes against the base, recipe)
                                                 separable(8, 12, 26, 4, separable_second=True))),
     "f10_separable_wide": ("f9 with three separable convs of 30 channels, not four of 26 "
                            "(12-16-pool-30x3, 6x6 maps before GAP)",
-                           dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
-                                               separable(12, 16, 30, 3, separable_second=True))),
+                           F10),
     "f13_separable_two": ("f10 with two separable convs of 40 channels (12-16-pool-40x2, 8x8 "
                           "maps before GAP)",
                           dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
@@ -185,55 +187,39 @@ VARIANTS = {  # name: (what changes against the base, recipe)
                                              separable(12, 16, 26, 3, separable_second=True))),
     "f15_separable_padded": ("f10 with its separable convs padded: 12x12 maps before GAP, "
                              "same parameters",
-                             dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
-                                                 separable(12, 16, 30, 3, separable_second=True,
-                                                           padding=1))),
+                             dataclasses.replace(F10, model=lambda: separable(
+                                 12, 16, 30, 3, separable_second=True, padding=1))),
     "f16_bs64": ("f10 with batch 64 (twice the steps), OneCycle peak 0.1",
-                 dataclasses.replace(FRONTIER, augment=STRONG_AUG, batch_size=64,
-                                     scheduler=one_cycle(0.1, three_phase=True), model=lambda:
-                                     separable(12, 16, 30, 3, separable_second=True))),
+                 dataclasses.replace(F10, batch_size=64,
+                                     scheduler=one_cycle(0.1, three_phase=True))),
     "f17_separable_5658": ("f10's shape at f5's size: 16-24-pool-36x3 (does it hold 99.40 %?)",
                            dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
                                                separable(16, 24, 36, 3, separable_second=True))),
     "f18_step5_aug": ("f10 with step 5's lighter augmentation: rotation 7, scale 0.95-1.05",
-                      dataclasses.replace(FRONTIER, model=lambda:
-                                          separable(12, 16, 30, 3, separable_second=True))),
+                      dataclasses.replace(F10, augment=FRONTIER.augment)),
     "f19_no_wd": ("f10 without weight decay",
-                  dataclasses.replace(FRONTIER, augment=STRONG_AUG,
-                                      optimizer=sgd(0.05, nesterov=True), model=lambda:
-                                      separable(12, 16, 30, 3, separable_second=True))),
+                  dataclasses.replace(F10, optimizer=sgd(0.05, nesterov=True))),
     "f20_two_relu": ("f10 with ReLU and BatchNorm after each depthwise conv too, 29 channels "
                      "to pay for it (12-16-pool-29x3)",
-                     dataclasses.replace(FRONTIER, augment=STRONG_AUG,
-                                         model=lambda: separable_two_relu(12, 16, 29, 3))),
+                     dataclasses.replace(F10, model=lambda: separable_two_relu(12, 16, 29, 3))),
     "f21_stronger_aug": ("f10 with still stronger augmentation: rotation 15, shift 10 %, "
                          "scale 0.85-1.15",
-                         dataclasses.replace(FRONTIER, augment=utils.Augment(15, 0.1, (0.85, 1.15)),
-                                             model=lambda: separable(12, 16, 30, 3,
-                                                                     separable_second=True))),
+                         dataclasses.replace(F10, augment=utils.Augment(15, 0.1, (0.85, 1.15)))),
     "f22_wide_start": ("f14 with f17's wider start: 16-24-pool-26x3 (are the full-resolution "
                        "convs the bottleneck?)",
-                       dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
+                       dataclasses.replace(F10, model=lambda:
                                            separable(16, 24, 26, 3, separable_second=True))),
     "f23_lr04": ("f10 with OneCycle peak 0.4, not 0.2",
-                 dataclasses.replace(FRONTIER, augment=STRONG_AUG,
-                                     scheduler=one_cycle(0.4, three_phase=True), model=lambda:
-                                     separable(12, 16, 30, 3, separable_second=True))),
+                 dataclasses.replace(F10, scheduler=one_cycle(0.4, three_phase=True))),
     "f24_long_settle": ("f10 with half the warm-up: peak at epoch 1.5, down to 0.02 by epoch 3, "
                         "12 epochs of low learning rate, not 9",
-                        dataclasses.replace(FRONTIER, augment=STRONG_AUG,
-                                            scheduler=one_cycle(0.2, 0.1, three_phase=True),
-                                            model=lambda: separable(12, 16, 30, 3,
-                                                                    separable_second=True))),
+                        dataclasses.replace(F10, scheduler=one_cycle(0.2, 0.1, three_phase=True))),
     "f25_growing": ("f23 with widths growing after the pool, 24-30-38, not 30-30-30: 38 features "
                     "for the classifier (12-16-pool-24-30-38)",
-                    dataclasses.replace(FRONTIER, augment=STRONG_AUG,
-                                        scheduler=one_cycle(0.4, three_phase=True),
+                    dataclasses.replace(F10, scheduler=one_cycle(0.4, three_phase=True),
                                         model=lambda: separable_growing(12, 16, (24, 30, 38)))),
     "f26_lr08": ("f10 with OneCycle peak 0.8: does f23's direction go on?",
-                 dataclasses.replace(FRONTIER, augment=STRONG_AUG,
-                                     scheduler=one_cycle(0.8, three_phase=True), model=lambda:
-                                     separable(12, 16, 30, 3, separable_second=True))),
+                 dataclasses.replace(F10, scheduler=one_cycle(0.8, three_phase=True))),
 }
 PARETO_REFERENCE = {"step5_recipe_3seeds": ("step 5's network and recipe, for scale",
                                             utils.results_path(5, TUNING / "step5_recipe_3seeds"))}
