@@ -180,10 +180,10 @@ VARIANTS = {  # name: (what changes against the base, recipe)
                            F10),
     "f13_separable_two": ("f10 with two separable convs of 40 channels (12-16-pool-40x2, 8x8 "
                           "maps before GAP)",
-                          dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
+                          dataclasses.replace(F10, model=lambda:
                                               separable(12, 16, 40, 2, separable_second=True))),
     "f14_separable_26": ("f10 at 26 channels after the pool (12-16-pool-26x3)",
-                         dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
+                         dataclasses.replace(F10, model=lambda:
                                              separable(12, 16, 26, 3, separable_second=True))),
     "f15_separable_padded": ("f10 with its separable convs padded: 12x12 maps before GAP, "
                              "same parameters",
@@ -193,7 +193,7 @@ VARIANTS = {  # name: (what changes against the base, recipe)
                  dataclasses.replace(F10, batch_size=64,
                                      scheduler=one_cycle(0.1, three_phase=True))),
     "f17_separable_5658": ("f10's shape at f5's size: 16-24-pool-36x3 (does it hold 99.40 %?)",
-                           dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
+                           dataclasses.replace(F10, model=lambda:
                                                separable(16, 24, 36, 3, separable_second=True))),
     "f18_step5_aug": ("f10 with step 5's lighter augmentation: rotation 7, scale 0.95-1.05",
                       dataclasses.replace(F10, augment=FRONTIER.augment)),
