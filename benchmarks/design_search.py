@@ -123,6 +123,8 @@ BASE = dataclasses.replace(THREE_PHASE, model=no_dropout, scheduler=one_cycle(0.
 # f10, the shape Step6Net took; the later frontier candidates each change one thing in it.
 F10 = dataclasses.replace(FRONTIER, augment=STRONG_AUG,
                           model=lambda: separable(12, 16, 30, 3, separable_second=True))
+F23 = dataclasses.replace(F10, scheduler=one_cycle(0.4, three_phase=True))  # step 6's recipe
+F28 = dataclasses.replace(F23, clean_last_epochs=4)
 DROPOUT = dataclasses.replace(BASE, model=model.Step4Net)
 VARIANTS = {  # name: (what changes against the base, recipe)
     "v0_base": ("base: Step4Net without dropout, rotation 7 / scale 0.95-1.05, OneCycle 0.2",
@@ -210,16 +212,32 @@ VARIANTS = {  # name: (what changes against the base, recipe)
                        dataclasses.replace(F10, model=lambda:
                                            separable(16, 24, 26, 3, separable_second=True))),
     "f23_lr04": ("f10 with OneCycle peak 0.4, not 0.2",
-                 dataclasses.replace(F10, scheduler=one_cycle(0.4, three_phase=True))),
+                 F23),
     "f24_long_settle": ("f10 with half the warm-up: peak at epoch 1.5, down to 0.02 by epoch 3, "
                         "12 epochs of low learning rate, not 9",
                         dataclasses.replace(F10, scheduler=one_cycle(0.2, 0.1, three_phase=True))),
     "f25_growing": ("f23 with widths growing after the pool, 24-30-38, not 30-30-30: 38 features "
                     "for the classifier (12-16-pool-24-30-38)",
-                    dataclasses.replace(F10, scheduler=one_cycle(0.4, three_phase=True),
-                                        model=lambda: separable_growing(12, 16, (24, 30, 38)))),
+                    dataclasses.replace(F23, model=lambda:
+                                        separable_growing(12, 16, (24, 30, 38)))),
     "f26_lr08": ("f10 with OneCycle peak 0.8: does f23's direction go on?",
                  dataclasses.replace(F10, scheduler=one_cycle(0.8, three_phase=True))),
+    "f27_clean_last2": ("f23 with its last 2 epochs on un-augmented images: the network fits "
+                        "the real digits while the learning rate is low",
+                        dataclasses.replace(F23, clean_last_epochs=2)),
+    "f28_clean_last4": ("f27 with 4 clean epochs, all of the last 4 that are measured", F28),
+    "f29_clean_last6": ("f27 with 6 clean epochs: from epoch 10, where the learning rate is "
+                        "still 0.03 (peak 0.4)",
+                        dataclasses.replace(F23, clean_last_epochs=6)),
+    "f30_clean_5658": ("f17's shape (16-24-pool-36x3) with f28's training: peak 0.4, the last "
+                       "4 epochs clean",
+                       dataclasses.replace(F28, model=lambda:
+                                           separable(16, 24, 36, 3, separable_second=True))),
+    "f31_lr08_clean": ("f26 (peak 0.8) with the last 4 epochs clean, as f28",
+                       dataclasses.replace(F28, scheduler=one_cycle(0.8, three_phase=True))),
+    "f32_clean_3270": ("f14's shape (12-16-pool-26x3, 3,270 params) with f28's training",
+                       dataclasses.replace(F28, model=lambda:
+                                           separable(12, 16, 26, 3, separable_second=True))),
 }
 PARETO_REFERENCE = {"step5_recipe_3seeds": ("step 5's network and recipe, for scale",
                                             utils.results_path(5, TUNING / "step5_recipe_3seeds"))}

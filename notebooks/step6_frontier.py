@@ -20,8 +20,9 @@
 #
 # Rules: a CNN trained from scratch on the 60,000 training images only, at most 15 epochs, no
 # ensembles, no extra data, no distillation, nothing chosen on the test set. The candidates
-# below were compared on a validation split (the last 10,000 training images) with 3 seeds each,
-# and only the chosen one was then trained and measured on the test set.
+# below were compared on a validation split (the last 10,000 training images) with 3 seeds each
+# (5 for three of them), and only the chosen one was then trained and measured on the test
+# set.
 #
 # The network, `Step6Net` (3,918 parameters), spends its budget on width: after a full 3x3
 # conv of 12 channels, every conv is depthwise-separable (a 3x3 filter per channel, then a 1x1
@@ -91,7 +92,7 @@ utils.plot_samples(train_x, train_y, utils.plot_path(STEP, "samples", out), augm
 # %% [markdown]
 # ## The search: parameters against the worst seed
 #
-# Each row is a recorded run on the validation split, 3 seeds each
+# Each row is a recorded run on the validation split, 3 seeds each, 5 for f23, f28 and f30
 # (`Data/tuning/<candidate>/results/step6.json`, re-run with
 # `python benchmarks/design_search.py <candidate> --seeds 1,2,3`). The table is printed from
 # those files, so it cannot drift from them. The test-set runs are not used here: choosing on
@@ -128,7 +129,7 @@ figures["confusion"]
 # %% [markdown]
 # ## Results
 #
-# - Parameters: **3,918**; 15 epochs, 5 seeds trained at once, 3.8 min per seed on this CPU (18.9 min in all).
+# - Parameters: **3,918**; 15 epochs, 5 seeds trained at once, 4.7 min per seed on this CPU (23.3 min in all).
 # - Best test accuracy: **99.45 ± 0.06 %** (mean ± std over seeds); the highest single epoch was 99.54 % (seed 4).
 # - Lowest test accuracy in the last 4 epochs: **99.39 ± 0.07 %**, worst seed 99.27 % (seed 2).
 # - Target (under 4,000 parameters and 99.40 % in each of the last 4 epochs, 5 of 5 seeds): met on **3 of 5 seeds**; the worst seed **missed by 0.13 points** (seed 2: 99.27-99.37 %), and seed 1's lowest epoch was 99.38 %. The frontier is not reached, and the record made before this one, with step 5's learning-rate peak, came closer (see Analysis).
@@ -136,7 +137,7 @@ figures["confusion"]
 # %% [markdown]
 # ## Analysis
 #
-# - What each idea bought (validation split, 3 seeds each; mean of the seeds' lowest of the
+# - What each idea bought (validation split, 3 seeds unless said; mean of the seeds' lowest of the
 #   last 4 epochs, then the worst seed). Step 4's layout at about 3,950 parameters: halving its
 #   widths (f1) gives 99.08 / 98.97 %; dropout on top (f4) 99.09 / 99.04 %, so overfitting is
 #   not what holds a network this small back; moving the widths to the end (f3: 20 averaged
@@ -154,10 +155,11 @@ figures["confusion"]
 #   99.29 %) and costs more time per epoch, so step 6 keeps 128.
 # - A second round around f10 changed one thing each (f18-f24). The training, not the shape,
 #   gave the next step: a learning-rate peak of 0.4 instead of 0.2 (f23, now step 6's recipe)
-#   99.39 / 99.33 %, 0.07 point above f10 on the mean, with a lower validation loss on every
-#   seed (0.020-0.022 against 0.023-0.025); one of its seeds holds 99.40 %, the first under
-#   4,000 parameters to do so. Giving the high rate less time does the opposite: half the
-#   warm-up and 12 low-rate epochs instead of 9 (f24) 99.27 / 99.24 %. The rest stay at f10's
+#   99.39 / 99.33 % on seeds 1-3, 0.07 point above f10 on the mean, with a lower validation
+#   loss on every seed (0.020-0.022 against 0.023-0.025); one of those seeds holds 99.40 %, the
+#   first under 4,000 parameters to do so (on 5 seeds, run later: 99.38 / 99.33 %, 2 of 5).
+#   Giving the high rate less time does the opposite: half the warm-up and 12 low-rate epochs
+#   instead of 9 (f24) 99.27 / 99.24 %. The rest stay at f10's
 #   level or below: no weight decay (f19) 99.31 / 99.29 %; still stronger augmentation
 #   (f21: rotation 15, scale 0.85-1.15) 99.33 / 99.29 %; a wider start, 16-24-pool-26x3 (f22,
 #   3,838 parameters) 99.33 / 99.28 %, so the full-resolution convs are not the bottleneck;
@@ -165,9 +167,9 @@ figures["confusion"]
 #   lighter augmentation (f18) 99.27 / 99.18 % is the telling one: the network then fits its
 #   training images better (99.53-99.59 % against 99.25-99.26 %) and does worse on new ones,
 #   so augmentation is not what holds it back.
-# - On validation, no candidate under 4,000 parameters holds 99.40 % on every seed (f23: 1 of
-#   3); step 5's 7,752-parameter network (99.41 % worst seed) is still the smallest one tried
-#   that does. f10's shape at 5,658 parameters (f17: 16-24-pool-36x3, peak 0.2) comes close,
+# - On validation, no candidate under 4,000 parameters holds 99.40 % on every seed (f23: 2 of
+#   5; f28, below: 3 of 5); step 5's 7,752-parameter network holds it on its 3 seeds (99.41 %
+#   worst seed). f10's shape at 5,658 parameters (f17: 16-24-pool-36x3, peak 0.2) comes close,
 #   99.39 / 99.33 % with 1 of 3 seeds holding 99.40 %, where step 4's layout at that size (f5)
 #   gave 99.21 / 99.19 %; f23 reaches the same with 3,918.
 # - On the test set the peak of 0.4 did not repeat its validation gain. Against the record
@@ -191,8 +193,33 @@ figures["confusion"]
 #   matches f23 on the mean (99.38 against 99.39 %), and I had set the bar for a new record at
 #   0.05 point over f23 on the mean before these two ran. Higher peaks do look better than 0.2
 #   on validation (f23 and f26 above f10 on every measure); the test set has not confirmed it.
-# - What I would try next, on the validation split first: more seeds per candidate (5 or
-#   more for f10, f23 and f26, peaks 0.2, 0.4 and 0.8) before another test record, since 3
-#   could not separate them; then f22's and f14's shapes (3,838 and 3,270 parameters) with
-#   the best peak, and f17's shape, to find a network between 4,000 and 7,752 parameters that
-#   holds 99.40 % on every seed.
+# - A third round, also after the test record: the last epochs on un-augmented images. Under
+#   the strong augmentation the network ends at 99.29-99.36 % on its training images, below
+#   its validation accuracy; in the last, low-learning-rate epochs it can fit the real digits
+#   instead. Until its clean epochs start, each of these runs is f23's to the last digit (the
+#   same random numbers), so each seed is a paired comparison. With the last 2 epochs clean
+#   (f27) 99.40 / 99.35 %; the last 4, every measured epoch (f28), 99.43 / 99.40 % on seeds
+#   1-3, all three holding 99.40 %; the last 6 (f29) 99.40 / 99.36 %. Clean epochs take the
+#   training accuracy to 99.57-99.71 % and the best epoch up (f28: 99.48 % on average over 5
+#   seeds, f23 99.43 %). Before running seeds 4 and 5 I wrote down the bar for adopting f28:
+#   over f23 by at least 0.03 point on the 5-seed mean of the lowest of the last 4 epochs,
+#   and lower on at most one seed. On 5 seeds f28 gave 99.41 / 99.36 % (3 of 5 seeds hold
+#   99.40 %) against f23's 99.38 / 99.33 % (2 of 5): +0.02 on the mean, higher on seeds 1, 3
+#   and 5 (+0.07, +0.06, +0.02), lower on seeds 2 and 4 (-0.01, -0.02). That misses the bar
+#   on both counts, so the recipe stays f23 and no new test record was made. f28's training
+#   on two other networks (3 seeds each): with the peak of 0.8 (f31) 99.39 / 99.33 %, no
+#   better than f26 without clean epochs (99.38 / 99.36 %); on f14's 3,270-parameter shape
+#   (f32) 99.34 / 99.28 %, against 99.30 / 99.25 % for f14 with the peak of 0.2 and no clean
+#   epochs.
+# - Looking for the smallest network that holds 99.40 % on every seed, since none under 4,000
+#   does yet: f17's shape (16-24-pool-36x3, 5,658 parameters) with f28's training (f30; two
+#   changes against f17: the peak of 0.4 and the clean epochs) gives 99.43 / 99.36 % on 5
+#   validation seeds, 4 of 5 holding 99.40 % (seed 5 at 99.36 %, as for f28 its lowest). On
+#   seeds 1-3 it gives 99.43 / 99.42 %, step 5's 7,752-parameter network 99.44 / 99.41 %: the
+#   same level with 73 % of the parameters. It has no test record yet.
+# - What I would try next: a test record of f30 (5 seeds), to learn how 5,658 parameters do
+#   on the test set, as the smallest network this step can report against the criterion; on
+#   the validation split, f28's training on shapes between 3,918 and 5,658 parameters (f10's
+#   shape with more channels after the pool, or f17's wider start with 30 channels after it),
+#   5 seeds each. Over 5 validation seeds no candidate under 4,000 parameters has held
+#   99.40 % on more than 3.

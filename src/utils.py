@@ -6,7 +6,8 @@ loops, the whole run of a recipe, teaching aids (summary, receptive field), plot
 
 Where to change things:
 - the data root: the environment variable ``MNIST_DATA_DIR`` (``data_root``);
-- the augmentation: ``augment_batch`` (and each step's ``Recipe.augment`` in ``steps.py``);
+- the augmentation: ``augment_batch`` (and each step's ``Recipe.augment`` in ``steps.py``;
+  ``Recipe.clean_last_epochs`` leaves it off for the last epochs);
 - the optimizer and scheduler: each step's ``Recipe`` in ``steps.py``.
 """
 from __future__ import annotations
@@ -410,6 +411,7 @@ class Recipe:
     scheduler: Callable | None = None  # (optimizer, steps_per_epoch, epochs) -> LR scheduler
     scheduler_per_batch: bool = False  # OneCycleLR: True; StepLR: False
     augment: Augment | None = None
+    clean_last_epochs: int = 0  # the last N epochs train on un-augmented images
     label_smoothing: float = 0.0
     bn_stats_images: int = 0  # > 0: recompute BatchNorm statistics after each epoch (precise BN)
     seeds: tuple[int, ...] = (1,)
@@ -456,7 +458,8 @@ def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
         lr = optimizer.param_groups[0]["lr"]
         train = train_one_epoch(
             net, train_x, train_y, optimizer, batch_size=recipe.batch_size,
-            generator=generators, augment=recipe.augment, epoch=epoch, progress=progress,
+            generator=generators, epoch=epoch, progress=progress,
+            augment=recipe.augment if epoch <= epochs - recipe.clean_last_epochs else None,
             label_smoothing=recipe.label_smoothing,
             batch_scheduler=scheduler if recipe.scheduler_per_batch else None)
         if scheduler is not None and not recipe.scheduler_per_batch:

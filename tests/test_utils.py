@@ -406,6 +406,25 @@ def test_recomputing_batchnorm_stats_changes_evaluation_not_training(quick_data)
     assert not torch.allclose(bn_a.running_mean, bn_b.running_mean, atol=1e-5)
 
 
+def test_the_last_epochs_train_on_unaugmented_images(quick_data, monkeypatch):
+    data = tuple(t[:256] for t in quick_data)  # two batches of 128 per epoch
+    recipe = utils.Recipe(**{**RECIPES[6].__dict__, "epochs": 3, "bn_stats_images": 0})
+    calls, augment_batch = [], utils.augment_batch
+    monkeypatch.setattr(utils, "augment_batch", lambda *a: calls.append(a) or augment_batch(*a))
+
+    def train_losses(**change):
+        calls.clear()
+        recipe_ = utils.Recipe(**{**recipe.__dict__, **change})
+        return utils.fit(recipe_, data, [1], progress=False, log=None)[1][0]["train_loss"]
+
+    augmented = train_losses()
+    assert len(calls) == 3 * 2
+    last_two_clean = train_losses(clean_last_epochs=2)
+    assert len(calls) == 2  # the first epoch's two batches only
+    assert last_two_clean[0] == augmented[0] and last_two_clean[1:] != augmented[1:]
+    assert train_losses(clean_last_epochs=3) == train_losses(augment=None)
+
+
 # ------------------------------------------------------------------ seeds side by side (CPU)
 def test_seeds_side_by_side_are_the_seeds_trained_alone(quick_data):
     data = tuple(t[:512] for t in quick_data)
