@@ -8,6 +8,10 @@ images, measured on the last 10,000 (``validation=True``). Results go to
     MNIST_DATA_DIR=../shared/data python benchmarks/design_search.py v0_base v3_dropout
     MNIST_DATA_DIR=../shared/data python benchmarks/design_search.py f1_... --seeds 1,2,3
     python benchmarks/design_search.py --table 6      # print the recorded table of step 6
+
+A candidate already chosen on validation can then get a test record (``--test``: all 60,000
+training images, the test set, ``Data/results/candidates/<variant>/``). It is only reported,
+next to the steps' own records, and never feeds back into a choice.
 """
 import argparse
 import dataclasses
@@ -23,6 +27,8 @@ from model import conv_block, separable_block  # noqa: E402
 from steps import RECIPES, one_cycle, sgd  # noqa: E402
 
 TUNING = utils.REPO_ROOT / "Data" / "tuning"
+CANDIDATES = utils.REPO_ROOT / "Data" / "results" / "candidates"
+MIN_VALIDATION_SEEDS = 5  # a candidate goes to the test set only with this many validated seeds
 
 
 def no_dropout():
@@ -113,6 +119,17 @@ def separable_two_relu(c1, c2, width, depth):
         conv_block(1, c1, bn=True), block(c1, c2), nn.MaxPool2d(2), block(c2, width),
         *[block(width, width) for _ in range(depth - 1)],
         nn.AdaptiveAvgPool2d(1), nn.Conv2d(width, 10, 1), nn.Flatten())
+
+
+def with_silu(net):
+    """``net`` with every ReLU swapped for SiLU (x * sigmoid(x)): smooth, and negative inputs
+    still pass a little signal and gradient. The weights are untouched, so each seed starts
+    from exactly the ReLU network's initial weights."""
+    for parent in net.modules():
+        for name, child in parent.named_children():
+            if isinstance(child, nn.ReLU):
+                setattr(parent, name, nn.SiLU())
+    return net
 
 
 STRONG_AUG = utils.Augment(degrees=10, translate=0.1, scale=(0.9, 1.1))
@@ -238,6 +255,9 @@ VARIANTS = {  # name: (what changes against the base, recipe)
     "f32_clean_3270": ("f14's shape (12-16-pool-26x3, 3,270 params) with f28's training",
                        dataclasses.replace(F28, model=lambda:
                                            separable(12, 16, 26, 3, separable_second=True))),
+    "f33_silu": ("f28 with SiLU instead of ReLU: does a smooth activation buy accuracy at "
+                 "3,918 parameters?",
+                 dataclasses.replace(F28, model=lambda: with_silu(F28.model()))),
 }
 PARETO_REFERENCE = {"step5_recipe_3seeds": ("step 5's network and recipe, for scale",
                                             utils.results_path(5, TUNING / "step5_recipe_3seeds"))}
@@ -249,7 +269,8 @@ def pareto_table(eval_set: str = "validation", last: int = 4, target: float = 99
 
     ``validation``: step 6's search candidates and step 5's network for scale, the runs the
     choice was made on. ``test``: the recorded test-set runs (Data/results) of the steps
-    trained on several seeds, only reported, never used to choose.
+    trained on several seeds and of the candidates given a test record, only reported, never
+    used to choose.
     """
     if eval_set == "validation":
         records = {name: (change, utils.results_path(recipe.step, TUNING / name))
@@ -259,6 +280,8 @@ def pareto_table(eval_set: str = "validation", last: int = 4, target: float = 99
         records = {f"step {step}": (RECIPES[step].title, utils.results_path(step, utils.REPO_ROOT
                                                                             / "Data"))
                    for step, recipe in RECIPES.items() if len(recipe.seeds) > 1}
+        records.update({name: (change, utils.results_path(recipe.step, CANDIDATES / name))
+                        for name, (change, recipe) in VARIANTS.items() if recipe.step == 6})
     rows = []
     for name, (change, path) in records.items():
         if path.exists():
@@ -267,7 +290,8 @@ def pareto_table(eval_set: str = "validation", last: int = 4, target: float = 99
             rows.append((results["params"], s["worst_last_min"], name, change, len(s["seeds"]),
                          sum(low >= target for low in s["last_min"])))
     rows.sort()
-    table = [f"| {'Candidate' if eval_set == 'validation' else 'Step'} | What it tries | Params | "
+    table = [f"| {'Candidate' if eval_set == 'validation' else 'Step or candidate'} | "
+             "What it tries | Params | "
              f"Seeds | Worst seed, lowest of last {last} % ({eval_set}) | Seeds >= {target:.2f} | "
              "Pareto front |", "|---|---|---:|---:|---:|---:|:-:|"]
     for params, worst, name, change, seeds, met in rows:
@@ -303,16 +327,30 @@ def main():
                         help="comma-separated seeds, e.g. 1,2,3 (default: 1)")
     parser.add_argument("--one-at-a-time", action="store_true",
                         help="train the seeds one after another (faster on a CPU)")
+    parser.add_argument("--test", action="store_true",
+                        help="train on all 60,000 training images and measure on the test set, "
+                             "into Data/results/candidates/<variant>/: only for a candidate "
+                             f"already validated on {MIN_VALIDATION_SEEDS} or more seeds; the "
+                             "record is reported, never used to choose")
     parser.add_argument("--table", type=int, choices=(5, 6),
                         help="print the recorded search table of this step (6: Pareto table)")
     args = parser.parse_args()
     unknown = set(args.variants) - set(VARIANTS)
     if unknown:
         parser.error(f"unknown variants {sorted(unknown)}; choose from {', '.join(VARIANTS)}")
+    if args.test:
+        for name in args.variants:
+            path = utils.results_path(VARIANTS[name][1].step, TUNING / name)
+            seeds = len(utils.read_results(path)["runs"]) if path.exists() else 0
+            if seeds < MIN_VALIDATION_SEEDS:
+                parser.error(f"{name} has {seeds} validation seeds recorded in {path}, "
+                             f"--test needs {MIN_VALIDATION_SEEDS}: first run "
+                             f"`design_search.py {name} --seeds 1,2,3,4,5` and choose on that")
     for name in args.variants:
         recipe = VARIANTS[name][1]
-        results, _, _ = utils.run_recipe(recipe, args.seeds, out=TUNING / name,
-                                         validation=True, at_once=not args.one_at_a_time,
+        results, _, _ = utils.run_recipe(recipe, args.seeds,
+                                         out=(CANDIDATES if args.test else TUNING) / name,
+                                         validation=not args.test, at_once=not args.one_at_a_time,
                                          progress=False,
                                          log=lambda line: print(name, line, flush=True))
         print(utils.format_results(results))

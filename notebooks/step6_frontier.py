@@ -21,8 +21,9 @@
 # Rules: a CNN trained from scratch on the 60,000 training images only, at most 15 epochs, no
 # ensembles, no extra data, no distillation, nothing chosen on the test set. The candidates
 # below were compared on a validation split (the last 10,000 training images) with 3 seeds each
-# (5 for three of them), and only the chosen one was then trained and measured on the test
-# set.
+# (5 for three of them). Two were then measured on the test set: the chosen one, trained in
+# this notebook, and the smallest network that came close to the criterion on validation (f30,
+# 5,658 parameters), as the step's answer if nothing under 4,000 parameters meets it.
 #
 # The network, `Step6Net` (3,918 parameters), spends its budget on width: after a full 3x3
 # conv of 12 channels, every conv is depthwise-separable (a 3x3 filter per channel, then a 1x1
@@ -117,7 +118,8 @@ figures = utils.save_step_plots(results, model, test_x, test_y, out)
 figures["curves"]
 
 # %%
-# Where the frontier lands on the test set, next to step 5 (Data/results; only reported).
+# Where the frontier lands on the test set, next to step 5 and f30, the candidate given a test
+# record as the smallest to meet the criterion (Data/results; only reported, never to choose).
 print(design_search.pareto_table("test"))
 
 # %%
@@ -133,6 +135,11 @@ figures["confusion"]
 # - Best test accuracy: **99.45 ± 0.06 %** (mean ± std over seeds); the highest single epoch was 99.54 % (seed 4).
 # - Lowest test accuracy in the last 4 epochs: **99.39 ± 0.07 %**, worst seed 99.27 % (seed 2).
 # - Target (under 4,000 parameters and 99.40 % in each of the last 4 epochs, 5 of 5 seeds): met on **3 of 5 seeds**; the worst seed **missed by 0.13 points** (seed 2: 99.27-99.37 %), and seed 1's lowest epoch was 99.38 %. The frontier is not reached, and the record made before this one, with step 5's learning-rate peak, came closer (see Analysis).
+# - Smallest network shown to meet the criterion: **5,658** parameters (f30 in the tables: this
+#   design at 16-24-pool-36x3, trained as here with its last 4 epochs on un-augmented images;
+#   `Data/results/candidates/f30_clean_5658/`). On the test set, 5 seeds one at a time, it held
+#   99.40 % on **5 of 5 seeds**, worst seed 99.46 %, lowest of the last 4 epochs 99.52 ± 0.04 %.
+#   The frontier's gap is **1,658 parameters** over the 4,000 goal.
 
 # %% [markdown]
 # ## Analysis

@@ -256,7 +256,7 @@ class Copies(nn.Module):
         return into.to(next(self.parameters()).device)
 
 
-_STATELESS = (nn.ReLU, nn.Dropout, nn.Dropout2d, nn.MaxPool2d, nn.AvgPool2d,
+_STATELESS = (nn.ReLU, nn.SiLU, nn.Dropout, nn.Dropout2d, nn.MaxPool2d, nn.AvgPool2d,
               nn.AdaptiveAvgPool2d, nn.Flatten, nn.Identity)
 
 

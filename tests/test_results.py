@@ -1,6 +1,7 @@
 """The recorded full runs: schema, the headline criterion, and that the README and each
 notebook's Results section show exactly the numbers of Data/results/*.json."""
 import re
+import sys
 
 import jupytext
 import pytest
@@ -75,12 +76,10 @@ def test_readme_shows_every_step_plot():
 NUMBER = re.compile(r"\d+\.\d+")
 
 
-@pytest.mark.parametrize("step", sorted(RECIPES))
-def test_notebook_results_section_quotes_only_recorded_numbers(step):
-    """Every decimal number in a notebook's Results section must come from its JSON: an
-    accuracy of some epoch or a summary over seeds (2 places), minutes of training (1 place),
-    or the target 99.40 and the distance to it."""
-    results = recorded(step)
+def quotable(results):
+    """The numbers a Results section may quote from one record: an accuracy of some epoch or a
+    summary over seeds (2 places), minutes of training (1 place), the target 99.40 and the
+    distance to it."""
     summary = utils.summarize_runs(results)
     allowed = {f"{v:.2f}" for run in results["runs"] for key in ("test_acc", "train_acc")
                for v in run[key]}
@@ -88,7 +87,18 @@ def test_notebook_results_section_quotes_only_recorded_numbers(step):
                                               "last_min_std", "worst_last_min")}
     walls = [run["wall_s"] / 60 for run in results["runs"]]
     allowed |= {f"{minutes:.1f}" for minutes in walls + [sum(walls) / len(walls), sum(walls)]}
-    allowed |= {"99.40", f"{99.40 - summary['worst_last_min']:.2f}"}  # the target, the gap
+    return allowed | {"99.40", f"{99.40 - summary['worst_last_min']:.2f}"}
+
+
+@pytest.mark.parametrize("step", sorted(RECIPES))
+def test_notebook_results_section_quotes_only_recorded_numbers(step):
+    """Every decimal number in a notebook's Results section must come from its JSON, or for the
+    frontier step also from the test records of its search candidates."""
+    results = recorded(step)
+    allowed = quotable(results)
+    if RECIPES[step].role == "frontier":
+        for path in (RESULTS / "candidates").glob("*/results/step6.json"):
+            allowed |= quotable(utils.read_results(path))
     path = next((utils.REPO_ROOT / "notebooks").glob(f"step{step}_*.ipynb"))
     section = next(c.source for c in jupytext.read(path).cells
                    if c.cell_type == "markdown" and c.source.startswith("## Results"))
@@ -96,3 +106,24 @@ def test_notebook_results_section_quotes_only_recorded_numbers(step):
     quoted = NUMBER.findall(section)
     assert quoted, f"{path.name}: Results section quotes no numbers"
     assert set(quoted) <= allowed, f"{path.name}: not in the JSON: {set(quoted) - allowed}"
+
+
+def test_a_candidate_gets_a_test_record_only_after_5_validation_seeds(monkeypatch, tmp_path,
+                                                                      capsys):
+    """Measuring a candidate on the test set is the last step of choosing it, never a step of
+    the choice: design_search.py --test refuses a variant with fewer validated seeds."""
+    import design_search
+
+    monkeypatch.setattr(design_search, "TUNING", tmp_path / "tuning")
+    monkeypatch.setattr(design_search, "CANDIDATES", tmp_path / "candidates")
+    validated = utils.read_results(utils.results_path(6, RESULTS.parent / "tuning" /
+                                                      "f28_clean_last4"))
+    validated["runs"] = validated["runs"][:4]
+    utils.write_results(validated, utils.results_path(6, tmp_path / "tuning" / "f30_clean_5658"))
+    for args, seeds in ((["f28_clean_last4"], 0), (["f30_clean_5658"], 4)):
+        monkeypatch.setattr(sys, "argv", ["design_search.py", *args, "--test"])
+        with pytest.raises(SystemExit) as refused:
+            design_search.main()
+        assert refused.value.code == 2
+        assert f"{args[0]} has {seeds} validation seeds" in capsys.readouterr().err
+    assert not (tmp_path / "candidates").exists()
