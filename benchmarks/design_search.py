@@ -258,6 +258,10 @@ VARIANTS = {  # name: (what changes against the base, recipe)
     "f33_silu": ("f28 with SiLU instead of ReLU: does a smooth activation buy accuracy at "
                  "3,918 parameters?",
                  dataclasses.replace(F28, model=lambda: with_silu(F28.model()))),
+    "f34_clean_4518": ("f30's wider start with f28's 30 channels after the pool "
+                       "(16-24-pool-30x3), one change away from each",
+                       dataclasses.replace(F28, model=lambda:
+                                           separable(16, 24, 30, 3, separable_second=True))),
 }
 PARETO_REFERENCE = {"step5_recipe_3seeds": ("step 5's network and recipe, for scale",
                                             utils.results_path(5, TUNING / "step5_recipe_3seeds"))}

@@ -21,7 +21,7 @@
 # Rules: a CNN trained from scratch on the 60,000 training images only, at most 15 epochs, no
 # ensembles, no extra data, no distillation, nothing chosen on the test set. The candidates
 # below were compared on a validation split (the last 10,000 training images) with 3 seeds each
-# (5 for three of them). Two were then measured on the test set: the chosen one, trained in
+# (5 for four of them). Two were then measured on the test set: the chosen one, trained in
 # this notebook, and the smallest network that came close to the criterion on validation (f30,
 # 5,658 parameters), as the step's answer if nothing under 4,000 parameters meets it.
 #
@@ -93,7 +93,7 @@ utils.plot_samples(train_x, train_y, utils.plot_path(STEP, "samples", out), augm
 # %% [markdown]
 # ## The search: parameters against the worst seed
 #
-# Each row is a recorded run on the validation split, 3 seeds each, 5 for f23, f28 and f30
+# Each row is a recorded run on the validation split, 3 seeds each, 5 for f23, f28, f30 and f34
 # (`Data/tuning/<candidate>/results/step6.json`, re-run with
 # `python benchmarks/design_search.py <candidate> --seeds 1,2,3`). The table is printed from
 # those files, so it cannot drift from them. The test-set runs are not used here: choosing on
@@ -131,12 +131,13 @@ figures["confusion"]
 # %% [markdown]
 # ## Results
 #
-# - Parameters: **3,918**; 15 epochs, 5 seeds trained at once, 4.7 min per seed on this CPU (23.3 min in all).
+# - Parameters: **3,918**; 15 epochs, 5 seeds trained at once, 4.3 min per seed on this CPU (21.7 min in all).
 # - Best test accuracy: **99.45 ± 0.06 %** (mean ± std over seeds); the highest single epoch was 99.54 % (seed 4).
 # - Lowest test accuracy in the last 4 epochs: **99.39 ± 0.07 %**, worst seed 99.27 % (seed 2).
 # - Target (under 4,000 parameters and 99.40 % in each of the last 4 epochs, 5 of 5 seeds): met on **3 of 5 seeds**; the worst seed **missed by 0.13 points** (seed 2: 99.27-99.37 %), and seed 1's lowest epoch was 99.38 %. The frontier is not reached, and the record made before this one, with step 5's learning-rate peak, came closer (see Analysis).
 # - Smallest network shown to meet the criterion: **5,658** parameters (f30 in the tables: this
-#   design at 16-24-pool-36x3, trained as here with its last 4 epochs on un-augmented images;
+#   design at 16-24-pool-36x3, trained as here but without precise BN and with its last 4
+#   epochs on un-augmented images;
 #   `Data/results/candidates/f30_clean_5658/`). On the test set, 5 seeds one at a time, it held
 #   99.40 % on **5 of 5 seeds**, worst seed 99.46 %, lowest of the last 4 epochs 99.52 ± 0.04 %.
 #   The frontier's gap is **1,658 parameters** over the 4,000 goal.
@@ -223,10 +224,30 @@ figures["confusion"]
 #   changes against f17: the peak of 0.4 and the clean epochs) gives 99.43 / 99.36 % on 5
 #   validation seeds, 4 of 5 holding 99.40 % (seed 5 at 99.36 %, as for f28 its lowest). On
 #   seeds 1-3 it gives 99.43 / 99.42 %, step 5's 7,752-parameter network 99.44 / 99.41 %: the
-#   same level with 73 % of the parameters. It has no test record yet.
-# - What I would try next: a test record of f30 (5 seeds), to learn how 5,658 parameters do
-#   on the test set, as the smallest network this step can report against the criterion; on
-#   the validation split, f28's training on shapes between 3,918 and 5,658 parameters (f10's
-#   shape with more channels after the pool, or f17's wider start with 30 channels after it),
-#   5 seeds each. Over 5 validation seeds no candidate under 4,000 parameters has held
-#   99.40 % on more than 3.
+#   same level with 73 % of the parameters.
+# - Then f30 was measured on the test set, the only candidate besides step 6's own network: seeds
+#   1-5, one at a time, exactly as validated (no precise BN), with how it would be reported
+#   written down before it ran. It held 99.40 % on 5 of 5 seeds, worst seed 99.46 % (Results):
+#   5,658 parameters is the smallest network this series shows meeting the criterion. It did
+#   better on the test set than on validation (99.52 against 99.43 % for the mean of the seeds'
+#   lowest epoch), as step 5's network does, by less (99.47 against 99.44 % on its 3 validation
+#   seeds); `Step6Net` did not (99.39 % on the test set, 99.38 % for f23 on 5 validation seeds),
+#   so the test set is not easier for every network.
+# - Two more on validation after f30's test record, so neither changed anything on the test
+#   set. SiLU instead of ReLU in f28 (f33; same initial weights, so each seed is a paired
+#   comparison) 99.44 / 99.39 % on seeds 1-3 against f28's 99.43 / 99.40 %: +0.11, -0.07 and
+#   -0.01 points per seed. I had set the bar for running seeds 4 and 5 at +0.03 on the mean with
+#   no seed lower, so it stopped at 3 seeds. Where between 3,918 and 5,658 parameters does the
+#   criterion start to hold? f30's wider start with f28's 30 channels after the pool (f34,
+#   16-24-pool-30x3, 4,518 parameters) gives 99.38 / 99.30 % on 5 seeds, 3 of 5 holding 99.40 %:
+#   no better than f28 with 600 fewer parameters. So f30's step up came from its 36 channels
+#   after the pool, not from its wider start (f22 said the same at 26 channels).
+# - What I would try next: on validation, f28's training with more channels after the pool
+#   and the narrow start (12-16-pool-33x3, 4,446 parameters; 12-16-pool-36x3, 5,010),
+#   5 seeds each, to find where 5 of 5 starts; only the smallest that holds on 5 validation
+#   seeds would then get a test record. Under 4,000 parameters no candidate has held 99.40 %
+#   on more than 3 of 5 validation seeds (f28), and of the 3-seed candidates only SiLU (f33)
+#   had a worst seed above 99.36 %, while level with ReLU on the mean. Learning-rate peaks,
+#   clean epochs, augmentation and weight decay have been tried; the next lever has to get more
+#   out of the same parameters, e.g. averaging the weights over the last epochs (EMA/SWA) or
+#   larger depthwise kernels paid for by fewer channels.
