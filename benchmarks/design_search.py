@@ -10,8 +10,8 @@ images, measured on the last 10,000 (``validation=True``). Results go to
     python benchmarks/design_search.py --table 6      # print the recorded table of step 6
 
 A candidate already chosen on validation can then get a test record (``--test``: all 60,000
-training images, the test set, ``Data/results/candidates/<variant>/``). It is only reported,
-next to the steps' own records, and never feeds back into a choice.
+training images, the test set, ``Data/results/candidates/<variant>/``), once. It is only
+reported, next to the steps' own records, and never feeds back into a choice.
 """
 import argparse
 import dataclasses
@@ -27,7 +27,7 @@ from model import conv_block, separable_block  # noqa: E402
 from steps import RECIPES, one_cycle, sgd  # noqa: E402
 
 TUNING = utils.REPO_ROOT / "Data" / "tuning"
-CANDIDATES = utils.REPO_ROOT / "Data" / "results" / "candidates"
+CANDIDATE_TEST_RECORDS = utils.REPO_ROOT / "Data" / "results" / "candidates"
 MIN_VALIDATION_SEEDS = 5  # a candidate goes to the test set only with this many validated seeds
 
 
@@ -284,7 +284,8 @@ def pareto_table(eval_set: str = "validation", last: int = 4, target: float = 99
         records = {f"step {step}": (RECIPES[step].title, utils.results_path(step, utils.REPO_ROOT
                                                                             / "Data"))
                    for step, recipe in RECIPES.items() if len(recipe.seeds) > 1}
-        records.update({name: (change, utils.results_path(recipe.step, CANDIDATES / name))
+        records.update({name: (change, utils.results_path(recipe.step,
+                                                                 CANDIDATE_TEST_RECORDS / name))
                         for name, (change, recipe) in VARIANTS.items() if recipe.step == 6})
     rows = []
     for name, (change, path) in records.items():
@@ -322,38 +323,59 @@ def search_table(step: int = 5, last: int = 4) -> str:
     return "\n".join(rows)
 
 
+def seeds_for_test_record(name: str) -> list:
+    """The seeds of ``name``'s validation record, if it may get a test record: a test record is
+    the last look at a candidate already chosen on enough validation seeds, and it is made once,
+    so a second run could not quietly replace a result that was not liked."""
+    validated = utils.results_path(VARIANTS[name][1].step, TUNING / name)
+    runs = utils.read_results(validated)["runs"] if validated.exists() else []
+    seeds = [run["seed"] for run in runs]
+    if len(seeds) < MIN_VALIDATION_SEEDS:
+        raise ValueError(f"{name} has {len(seeds)} validation seeds recorded in {validated}, "
+                         f"--test needs {MIN_VALIDATION_SEEDS}: first run `design_search.py "
+                         f"{name} --seeds 1,2,3,4,5` and choose on that")
+    recorded = utils.results_path(VARIANTS[name][1].step, CANDIDATE_TEST_RECORDS / name)
+    if recorded.exists():
+        raise ValueError(f"{name} already has a test record, {recorded}; it is kept as it "
+                         "is. To measure it again on purpose, move that file away first and "
+                         "say why in the write-up")
+    return seeds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("variants", nargs="*",
                         help=f"variants to train, from: {', '.join(VARIANTS)}")
-    parser.add_argument("--seeds", type=utils.seed_list, default=[1],
-                        help="comma-separated seeds, e.g. 1,2,3 (default: 1)")
+    parser.add_argument("--seeds", type=utils.seed_list,
+                        help="comma-separated seeds, e.g. 1,2,3 (default: 1; with --test, the "
+                             "seeds of the candidate's validation record)")
     parser.add_argument("--one-at-a-time", action="store_true",
                         help="train the seeds one after another (faster on a CPU)")
     parser.add_argument("--test", action="store_true",
                         help="train on all 60,000 training images and measure on the test set, "
                              "into Data/results/candidates/<variant>/: only for a candidate "
-                             f"already validated on {MIN_VALIDATION_SEEDS} or more seeds; the "
-                             "record is reported, never used to choose")
+                             f"already validated on {MIN_VALIDATION_SEEDS} or more seeds and "
+                             "without a test record; the record is reported, never used to choose")
     parser.add_argument("--table", type=int, choices=(5, 6),
                         help="print the recorded search table of this step (6: Pareto table)")
     args = parser.parse_args()
     unknown = set(args.variants) - set(VARIANTS)
     if unknown:
         parser.error(f"unknown variants {sorted(unknown)}; choose from {', '.join(VARIANTS)}")
+    if args.test and not args.variants:
+        parser.error("--test needs the candidate(s) to measure, e.g. f30_clean_5658")
+    seeds = {name: args.seeds or [1] for name in args.variants}
     if args.test:
         for name in args.variants:
-            path = utils.results_path(VARIANTS[name][1].step, TUNING / name)
-            seeds = len(utils.read_results(path)["runs"]) if path.exists() else 0
-            if seeds < MIN_VALIDATION_SEEDS:
-                parser.error(f"{name} has {seeds} validation seeds recorded in {path}, "
-                             f"--test needs {MIN_VALIDATION_SEEDS}: first run "
-                             f"`design_search.py {name} --seeds 1,2,3,4,5` and choose on that")
+            try:
+                seeds[name] = args.seeds or seeds_for_test_record(name)
+            except ValueError as refusal:
+                parser.error(str(refusal))
     for name in args.variants:
         recipe = VARIANTS[name][1]
-        results, _, _ = utils.run_recipe(recipe, args.seeds,
-                                         out=(CANDIDATES if args.test else TUNING) / name,
+        out = (CANDIDATE_TEST_RECORDS if args.test else TUNING) / name
+        results, _, _ = utils.run_recipe(recipe, seeds[name], out=out,
                                          validation=not args.test, at_once=not args.one_at_a_time,
                                          progress=False,
                                          log=lambda line: print(name, line, flush=True))

@@ -108,22 +108,49 @@ def test_notebook_results_section_quotes_only_recorded_numbers(step):
     assert set(quoted) <= allowed, f"{path.name}: not in the JSON: {set(quoted) - allowed}"
 
 
-def test_a_candidate_gets_a_test_record_only_after_5_validation_seeds(monkeypatch, tmp_path,
-                                                                      capsys):
+def test_a_candidate_gets_one_test_record_and_only_after_its_validation_seeds(monkeypatch,
+                                                                             tmp_path, capsys):
     """Measuring a candidate on the test set is the last step of choosing it, never a step of
-    the choice: design_search.py --test refuses a variant with fewer validated seeds."""
+    the choice: design_search.py --test refuses a variant with too few validated seeds or with a
+    test record already, and otherwise measures exactly its validated seeds."""
     import design_search
 
+    needed = design_search.MIN_VALIDATION_SEEDS
     monkeypatch.setattr(design_search, "TUNING", tmp_path / "tuning")
-    monkeypatch.setattr(design_search, "CANDIDATES", tmp_path / "candidates")
+    monkeypatch.setattr(design_search, "CANDIDATE_TEST_RECORDS", tmp_path / "candidates")
     validated = utils.read_results(utils.results_path(6, RESULTS.parent / "tuning" /
                                                       "f28_clean_last4"))
-    validated["runs"] = validated["runs"][:4]
-    utils.write_results(validated, utils.results_path(6, tmp_path / "tuning" / "f30_clean_5658"))
-    for args, seeds in ((["f28_clean_last4"], 0), (["f30_clean_5658"], 4)):
+    assert len(validated["runs"]) >= needed
+    few = dict(validated, runs=validated["runs"][:needed - 1])
+    utils.write_results(few, utils.results_path(6, tmp_path / "tuning" / "f30_clean_5658"))
+    utils.write_results(validated, utils.results_path(6, tmp_path / "tuning" / "f28_clean_last4"))
+    calls = []
+
+    class Measured(Exception):
+        pass
+
+    def measure(recipe, seeds, **kwargs):
+        calls.append((seeds, kwargs["out"], kwargs["validation"]))
+        raise Measured
+
+    monkeypatch.setattr(utils, "run_recipe", measure)
+
+    def run(*args):
         monkeypatch.setattr(sys, "argv", ["design_search.py", *args, "--test"])
+        design_search.main()
+
+    for name, seeds in (("f29_clean_last6", 0), ("f30_clean_5658", needed - 1)):
         with pytest.raises(SystemExit) as refused:
-            design_search.main()
+            run(name)
         assert refused.value.code == 2
-        assert f"{args[0]} has {seeds} validation seeds" in capsys.readouterr().err
-    assert not (tmp_path / "candidates").exists()
+        assert f"{name} has {seeds} validation seeds" in capsys.readouterr().err
+    with pytest.raises(Measured):
+        run("f28_clean_last4")
+    assert calls == [([r["seed"] for r in validated["runs"]],
+                      tmp_path / "candidates" / "f28_clean_last4", False)]
+    utils.write_results(validated, utils.results_path(6, tmp_path / "candidates" /
+                                                      "f28_clean_last4"))
+    with pytest.raises(SystemExit):
+        run("f28_clean_last4")
+    assert "f28_clean_last4 already has a test record" in capsys.readouterr().err
+    assert len(calls) == 1
