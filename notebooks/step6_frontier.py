@@ -21,7 +21,7 @@
 # Rules: a CNN trained from scratch on the 60,000 training images only, at most 15 epochs, no
 # ensembles, no extra data, no distillation, nothing chosen on the test set. The candidates
 # below were compared on a validation split (the last 10,000 training images) with 3 seeds each
-# (5 for four of them). Two were then measured on the test set: the chosen one, trained in
+# (5 for six of them). Two were then measured on the test set: the chosen one, trained in
 # this notebook, and the smallest network that came close to the criterion on validation (f30,
 # 5,658 parameters), as the step's answer if nothing under 4,000 parameters meets it.
 #
@@ -93,7 +93,8 @@ utils.plot_samples(train_x, train_y, utils.plot_path(STEP, "samples", out), augm
 # %% [markdown]
 # ## The search: parameters against the worst seed
 #
-# Each row is a recorded run on the validation split, 3 seeds each, 5 for f23, f28, f30 and f34
+# Each row is a recorded run on the validation split, 3 seeds each, 5 for f23, f28, f30, f34,
+# f35 and f36
 # (`Data/tuning/<candidate>/results/step6.json`, re-run with
 # `python benchmarks/design_search.py <candidate> --seeds 1,2,3`). The table is printed from
 # those files, so it cannot drift from them. The test-set runs are not used here: choosing on
@@ -242,12 +243,27 @@ figures["confusion"]
 #   16-24-pool-30x3, 4,518 parameters) gives 99.38 / 99.30 % on 5 seeds, 3 of 5 holding 99.40 %:
 #   no better than f28 with 600 fewer parameters. So f30's step up came from its 36 channels
 #   after the pool, not from its wider start (f22 said the same at 26 channels).
-# - What I would try next: on validation, f28's training with more channels after the pool
-#   and the narrow start (12-16-pool-33x3, 4,446 parameters; 12-16-pool-36x3, 5,010),
-#   5 seeds each, to find where 5 of 5 starts; only the smallest that holds on 5 validation
-#   seeds would then get a test record. Under 4,000 parameters no candidate has held 99.40 %
-#   on more than 3 of 5 validation seeds (f28), and of the 3-seed candidates only SiLU (f33)
-#   had a worst seed above 99.36 %, while level with ReLU on the mean. Learning-rate peaks,
-#   clean epochs, augmentation and weight decay have been tried; the next lever has to get more
-#   out of the same parameters, e.g. averaging the weights over the last epochs (EMA/SWA) or
-#   larger depthwise kernels paid for by fewer channels.
+# - A last round on validation, with how each result would be used written down before it ran.
+#   f28's narrow start with f30's 36 channels after the pool (f35, 12-16-pool-36x3, 5,010
+#   parameters) gives 99.43 / 99.37 % on 5 seeds, 4 of 5 holding 99.40 % (seed 5 again the
+#   lowest): f30's level (99.43 / 99.36 %) with 648 fewer parameters. It was set to be a search
+#   row only, so it has no test record. Then f28 measured on an exponential moving average of
+#   its weights (f36: decay 0.999 per batch, a memory of about 1,000 batches, 2-3 epochs here;
+#   BatchNorm statistics averaged the same way; `Recipe.average_decay`, `utils.WeightAverage`).
+#   Its training is f28's to the last digit, so each seed is a paired comparison: 99.42 / 99.39 %,
+#   4 of 5 seeds holding 99.40 %, against f28's 99.41 / 99.36 % and 3 of 5. Per seed the lowest
+#   epoch moved +0.02, 0.00, -0.04, +0.04 and +0.05 points, and the seeds moved closer together
+#   (99.39-99.46 % against 99.36-99.46 %); the best epoch did not rise (99.47 % on average,
+#   f28 99.48 %). The one miss, seed 3, is 0.01 point short. I had written down before it ran
+#   that it would become step 6's recipe only if all 5 seeds held 99.40 %, and that no second
+#   decay would be tried on its result, so it stays a search row: the best worst seed on 5
+#   validation seeds under 4,000 parameters, not a network that meets the criterion.
+# - What I would try next: the weight average costs no training and is the only change under
+#   4,000 parameters that lifted f28's worst validation seed on 5 seeds, so combine it with the
+#   other near miss, f33's SiLU (99.44 / 99.39 % on 3 seeds), on 5 validation seeds with the bar
+#   written down first; and average only over the last, clean epochs (SWA) instead of a fixed
+#   decay. f36 itself gets no second try and no test record: it missed the bar set for it.
+#   Above 4,000: 12-16-pool-33x3 (4,446 parameters) with f28's training on 5 seeds, to find
+#   where 5 of 5 starts (f34 at 4,518: 3 of 5; f35 at 5,010: 4 of 5); only the smallest
+#   candidate that holds on 5 validation seeds would get a test record. Larger depthwise
+#   kernels paid for by fewer channels are still untried.

@@ -8,7 +8,9 @@ Where to change things:
 - the data root: the environment variable ``MNIST_DATA_DIR`` (``data_root``);
 - the augmentation: ``augment_batch`` (and each step's ``Recipe.augment`` in ``steps.py``;
   ``Recipe.clean_last_epochs`` leaves it off for the last epochs);
-- the optimizer and scheduler: each step's ``Recipe`` in ``steps.py``.
+- the optimizer and scheduler: each step's ``Recipe`` in ``steps.py``;
+- what is measured: ``Recipe.bn_stats_images`` (precise BatchNorm statistics) and
+  ``Recipe.average_decay`` (a moving average of the weights, ``WeightAverage``).
 """
 from __future__ import annotations
 
@@ -294,15 +296,40 @@ def _unpack(packed, target, k):
 
 
 # --------------------------------------------------------------------------- train / test
+class WeightAverage:
+    """An exponential moving average of a network's weights and BatchNorm statistics, kept in
+    a copy of the network (``.net``) that is what gets evaluated.
+
+    SGD's last steps leave the weights wherever the last batches pushed them; the average
+    smooths that noise away without changing the training at all. The n-th update uses the
+    decay ``min(decay, n / (9 + n))``, so the average is not stuck near the initial weights."""
+
+    def __init__(self, net: nn.Module, decay: float):
+        self.net, self.decay, self.updates = copy.deepcopy(net), decay, 0
+        self._pairs = list(zip(self.net.state_dict().values(), net.state_dict().values()))
+
+    @torch.no_grad()
+    def update(self):
+        """Move the average towards the trained network's current weights (after a step)."""
+        self.updates += 1
+        weight = 1 - min(self.decay, self.updates / (9 + self.updates))
+        for average, current in self._pairs:
+            if average.is_floating_point():
+                average.lerp_(current, weight)
+            else:  # BatchNorm's batch counter
+                average.copy_(current)
+
+
 def train_one_epoch(model, x, y, optimizer, *, batch_size, generator, augment=None,
-                    batch_scheduler=None, label_smoothing=0.0, epoch=1, progress=True):
+                    batch_scheduler=None, label_smoothing=0.0, epoch=1, progress=True,
+                    average: WeightAverage | None = None):
     """One pass over ``(x, y)`` in a new shuffled order; returns ``(mean loss, accuracy %)``.
 
     For ``Copies`` of K networks pass K generators: copy k is shuffled and augmented by
     generator k exactly as a network trained alone with it, and loss and accuracy come back as
-    lists, one per copy. Loss and accuracy are summed on the device and read once per progress
-    update, so a GPU is not stopped after every batch. A NaN/inf loss raises
-    ``TrainingDiverged``.
+    lists, one per copy. ``average``, if given, is updated after every optimizer step. Loss and
+    accuracy are summed on the device and read once per progress update, so a GPU is not
+    stopped after every batch. A NaN/inf loss raises ``TrainingDiverged``.
     """
     generators = generator if isinstance(generator, (list, tuple)) else [generator]
     copies = len(generators)
@@ -327,6 +354,8 @@ def train_one_epoch(model, x, y, optimizer, *, batch_size, generator, augment=No
         optimizer.step()
         if batch_scheduler is not None:
             batch_scheduler.step()
+        if average is not None:
+            average.update()
         losses[i] = loss.detach() * len(yb)
         correct += (logits.argmax(-1) == yb).sum(0)
         seen += len(yb)
@@ -414,6 +443,7 @@ class Recipe:
     clean_last_epochs: int = 0  # the last N epochs train on un-augmented images
     label_smoothing: float = 0.0
     bn_stats_images: int = 0  # > 0: recompute BatchNorm statistics after each epoch (precise BN)
+    average_decay: float = 0.0  # > 0: evaluate a moving average of the weights (WeightAverage)
     seeds: tuple[int, ...] = (1,)
 
     def model_class(self) -> str:
@@ -440,8 +470,10 @@ def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
     alone; only the dropout masks (drawn for all copies together) and the order of
     floating-point sums differ. ``run`` holds the per-epoch history in the results-JSON layout;
     its ``wall_s`` is the seed's share of the shared time. The test set is only measured,
-    never used to choose anything. ``after_epoch(net, epoch)``, if given, sees the packed
-    network after each epoch's evaluation (``benchmarks/precise_bn.py`` measures it twice).
+    never used to choose anything. With ``recipe.average_decay`` the network measured (and
+    returned) is the moving average of the trained weights, not the trained network itself.
+    ``after_epoch(net, epoch)``, if given, sees the measured packed network after each epoch's
+    evaluation (``benchmarks/precise_bn.py`` measures it twice).
     ``eval_name`` labels the measured set in the log lines ("val" for a validation split).
     """
     train_x, train_y, test_x, test_y = data
@@ -453,20 +485,22 @@ def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
     scheduler = recipe.scheduler(optimizer, steps_per_epoch, epochs) if recipe.scheduler else None
     runs = [{"seed": seed, "train_loss": [], "train_acc": [], "test_loss": [], "test_acc": [],
              "lr": []} for seed in seeds]
+    average = WeightAverage(net, recipe.average_decay) if recipe.average_decay else None
+    evaluated = average.net if average else net
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
         train = train_one_epoch(
             net, train_x, train_y, optimizer, batch_size=recipe.batch_size,
-            generator=generators, epoch=epoch, progress=progress,
+            generator=generators, epoch=epoch, progress=progress, average=average,
             augment=recipe.augment if epoch <= epochs - recipe.clean_last_epochs else None,
             label_smoothing=recipe.label_smoothing,
             batch_scheduler=scheduler if recipe.scheduler_per_batch else None)
         if scheduler is not None and not recipe.scheduler_per_batch:
             scheduler.step()
         if recipe.bn_stats_images:
-            recompute_batchnorm_stats(net, train_x, recipe.bn_stats_images)
-        test = evaluate(net, test_x, test_y)
+            recompute_batchnorm_stats(evaluated, train_x, recipe.bn_stats_images)
+        test = evaluate(evaluated, test_x, test_y)
         for k, run in enumerate(runs):
             run["lr"].append(lr)
             for key, value in zip(("train_loss", "train_acc", "test_loss", "test_acc"),
@@ -477,11 +511,11 @@ def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
                     f" acc {run['train_acc'][-1]:.2f}% | {eval_name} loss "
                     f"{run['test_loss'][-1]:.4f} acc {run['test_acc'][-1]:.2f}%")
         if after_epoch:
-            after_epoch(net, epoch)
+            after_epoch(evaluated, epoch)
     wall = time.perf_counter() - start
     for run in runs:
         run["wall_s"] = round(wall / len(runs), 2)
-    return [net.copy(k, recipe.model()) for k in range(len(seeds))], runs
+    return [evaluated.copy(k, recipe.model()) for k in range(len(seeds))], runs
 
 
 # (recipe, data, epochs, eval_name): what forked workers inherit, never pickled

@@ -425,6 +425,35 @@ def test_the_last_epochs_train_on_unaugmented_images(quick_data, monkeypatch):
     assert train_losses(clean_last_epochs=3) == train_losses(augment=None)
 
 
+def test_the_weight_average_follows_the_weights_with_its_decay():
+    net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    nn.init.zeros_(net[0].weight)
+    average = utils.WeightAverage(net, decay=0.9)
+    net[1].num_batches_tracked += 7
+    for n in range(1, 121):
+        with torch.no_grad():
+            net[0].weight.fill_(1.0 if n <= 100 else 3.0)
+        average.update()
+    # Warm-up decays n / (9 + n) forget the zeros: after 100 updates the average is 1 to ~1e-8;
+    # from update 81 on the decay is 0.9, so 20 updates at 3 leave 3 - 2 * 0.9 ** 20.
+    assert torch.allclose(average.net[0].weight, torch.full((2, 2), 3 - 2 * 0.9 ** 20))
+    assert average.net[1].num_batches_tracked == 7
+    assert net[0].weight.eq(3.0).all()  # the trained network is left alone
+
+
+def test_a_weight_average_changes_what_is_measured_not_the_training(quick_data):
+    data = tuple(t[:256] for t in quick_data)
+    recipe = utils.Recipe(**{**RECIPES[6].__dict__, "epochs": 2})  # with precise BN
+    (plain_model,), (plain,) = utils.fit(recipe, data, [1], progress=False, log=None)
+    averaged = utils.Recipe(**{**recipe.__dict__, "average_decay": 0.99})
+    (model,), (run,) = utils.fit(averaged, data, [1], progress=False, log=None)
+    assert run["train_loss"] == plain["train_loss"] and run["train_acc"] == plain["train_acc"]
+    assert run["test_loss"] != plain["test_loss"]
+    # the returned network is the averaged one, the network that was measured
+    assert utils.evaluate(model, *data[2:])[0] == pytest.approx(run["test_loss"][-1], rel=1e-4)
+    assert not torch.equal(model.features[0][0].weight, plain_model.features[0][0].weight)
+
+
 # ------------------------------------------------------------------ seeds side by side (CPU)
 def test_seeds_side_by_side_are_the_seeds_trained_alone(quick_data):
     data = tuple(t[:512] for t in quick_data)
