@@ -14,6 +14,7 @@ os.environ["MNIST_DATA_DIR"] = str(Path(os.environ.get("MNIST_DATA_DIR",
                                                        REPO.parent / "shared" / "data")).resolve())
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))  # the design searches, whose tables the README shows
+sys.path.insert(0, str(REPO / "tools"))  # render_docs: the README's generated blocks
 
 
 @pytest.fixture(scope="session")

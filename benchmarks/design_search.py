@@ -1,9 +1,15 @@
 """The design searches behind step 5's recipe and step 6's frontier model, measured on a
 validation split, never the test set.
 
-Each variant changes one thing against a base recipe and trains on the first 50,000 training
-images, measured on the last 10,000 (``validation=True``). Results go to
-``Data/tuning/<variant>/results/step<N>.json``; the README's search tables are read from there.
+Each candidate names its parent and changes one thing in it (``derive``; a test checks that
+nothing else differs). It trains on the first 50,000 training images and is measured on the
+last 10,000 (``validation=True``). Results go to ``Data/tuning/<candidate>/results/
+step<N>.json``, with the recipe's fingerprint; the README's search tables are read from there.
+
+Re-running a recorded candidate repeats its record when its seeds train the way the record
+says (``seeds_ran``). Records made before ``src/seeds.py`` existed trained each seed as packed
+``Copies`` of one network: with dropout (step 4's network), repeat them one seed at a time with
+``--how packed --seeds N``; without dropout every way gives the same run.
 
     MNIST_DATA_DIR=../shared/data python benchmarks/design_search.py v0_base v3_dropout
     MNIST_DATA_DIR=../shared/data python benchmarks/design_search.py f1_... --seeds 1,2,3
@@ -15,6 +21,7 @@ reported, next to the steps' own records, and never feeds back into a choice.
 """
 import argparse
 import dataclasses
+import functools
 import sys
 from pathlib import Path
 
@@ -22,28 +29,27 @@ import torch.nn as nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import model  # noqa: E402
+import records  # noqa: E402
+import seeds as many_seeds  # noqa: E402
 import utils  # noqa: E402
 from model import conv_block, separable_block  # noqa: E402
 from steps import RECIPES, one_cycle, sgd  # noqa: E402
 
-TUNING = utils.REPO_ROOT / "Data" / "tuning"
+DATA = utils.REPO_ROOT / "Data"
+TUNING = DATA / "tuning"
 CANDIDATE_TEST_RECORDS = utils.REPO_ROOT / "Data" / "results" / "candidates"
 MIN_VALIDATION_SEEDS = 5  # a candidate goes to the test set only with this many validated seeds
 
 
-def no_dropout():
-    return model.Step4Net(dropout=0.0)
-
-
+# --------------------------------------------------------------------------- networks
+# Built from model.py's blocks. Construction order sets which random numbers each layer's
+# initial weights get: it is the order the recorded runs used (tests/test_design_search.py
+# checks each recorded candidate's fingerprint), so re-running a candidate repeats its record.
 def layered(channels=(10, 16, 8, 16, 16, 16), pads=(0, 0, 0, 0, 0), bn_first=False, dropout=0.0):
     """Step 4's layout with other widths, paddings, BatchNorm order or dropout (default none)."""
     def block(c_in, c_out, kernel=3, padding=0):
-        conv = nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=False)
-        if bn_first:
-            return nn.Sequential(conv, nn.BatchNorm2d(c_out), nn.ReLU())
-        if dropout:
-            return nn.Sequential(conv, nn.ReLU(), nn.BatchNorm2d(c_out), nn.Dropout(dropout))
-        return nn.Sequential(conv, nn.ReLU(), nn.BatchNorm2d(c_out))
+        return conv_block(c_in, c_out, kernel, padding, bn=True, dropout=dropout,
+                          bn_before_relu=bn_first)
 
     c1, c2, t, c3, c4, c5 = channels
     return nn.Sequential(
@@ -54,6 +60,7 @@ def layered(channels=(10, 16, 8, 16, 16, 16), pads=(0, 0, 0, 0, 0), bn_first=Fal
 
 
 def padded_first_two():
+    """Step 4's network without dropout, its first two convs padded (28x28 maps)."""
     net = model.Step4Net(dropout=0.0)
     for i in (0, 1):
         net.features[i][0].padding = (1, 1)
@@ -84,8 +91,6 @@ def separable(c1, c2, width, depth, dropout=0.0, separable_second=False, padding
     1x1 classifier. ``separable_second``: the second conv is depthwise-separable too, which
     frees its weights for width after the pool."""
     block = dict(bn=True, dropout=dropout)
-    # Construction order sets which random numbers each layer's initial weights get: this is
-    # the order the recorded runs used, so re-running a variant reproduces its record.
     if separable_second:
         second = separable_block(c1, c2, dropout)
         first = conv_block(1, c1, **block)
@@ -111,20 +116,18 @@ def separable_growing(c1, c2, widths):
 def separable_two_relu(c1, c2, width, depth):
     """``separable(..., separable_second=True)`` with ReLU and BatchNorm after each depthwise
     conv as well (MobileNet's block): twice the nonlinear layers for 2 weights per channel."""
-    def block(c_in, c_out):
-        return nn.Sequential(nn.Conv2d(c_in, c_in, 3, groups=c_in, bias=False), nn.ReLU(),
-                             nn.BatchNorm2d(c_in), nn.Conv2d(c_in, c_out, 1, bias=False),
-                             nn.ReLU(), nn.BatchNorm2d(c_out))
+    block = functools.partial(separable_block, relu_after_depthwise=True)
     return nn.Sequential(
         conv_block(1, c1, bn=True), block(c1, c2), nn.MaxPool2d(2), block(c2, width),
         *[block(width, width) for _ in range(depth - 1)],
         nn.AdaptiveAvgPool2d(1), nn.Conv2d(width, 10, 1), nn.Flatten())
 
 
-def with_silu(net):
-    """``net`` with every ReLU swapped for SiLU (x * sigmoid(x)): smooth, and negative inputs
-    still pass a little signal and gradient. The weights are untouched, so each seed starts
-    from exactly the ReLU network's initial weights."""
+def with_silu(build):
+    """``build()`` with every ReLU swapped for SiLU (x * sigmoid(x)): smooth, and negative
+    inputs still pass a little signal and gradient. The weights are untouched, so each seed
+    starts from exactly the ReLU network's initial weights."""
+    net = build()
     for parent in net.modules():
         for name, child in parent.named_children():
             if isinstance(child, nn.ReLU):
@@ -132,158 +135,166 @@ def with_silu(net):
     return net
 
 
+def net(build, *args, **kwargs):
+    """A named network builder for a recipe: results files record it with its arguments."""
+    return functools.partial(build, *args, **kwargs)
+
+
+def sep_second(c1, c2, width, depth, **kwargs):
+    return net(separable, c1, c2, width, depth, separable_second=True, **kwargs)
+
+
+# --------------------------------------------------------------------------- candidates
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """A recipe tried on the validation split: ``parent`` is the candidate it changes and
+    ``changed`` the recipe fields it changes, nothing else (a test checks it); a root has no
+    parent and says in ``change`` what it starts from."""
+
+    change: str
+    recipe: utils.Recipe
+    parent: str | None = None
+    changed: tuple[str, ...] = ()
+
+
+CANDIDATES: dict[str, Candidate] = {}
+
+
+def root(name, change, recipe):
+    CANDIDATES[name] = Candidate(change, recipe)
+
+
+def derive(name, parent, change, **fields):
+    """``name`` is ``parent`` with ``fields`` replaced: the one thing it tries."""
+    recipe = dataclasses.replace(CANDIDATES[parent].recipe, **fields)
+    CANDIDATES[name] = Candidate(change, recipe, parent, tuple(fields))
+
+
 STRONG_AUG = utils.Augment(degrees=10, translate=0.1, scale=(0.9, 1.1))
-# The searches predate precise BN: without it, re-running a variant reproduces its record.
+# The searches predate precise BN: without it, re-running a candidate repeats its record.
 THREE_PHASE = dataclasses.replace(RECIPES[5], bn_stats_images=0)
 FRONTIER = dataclasses.replace(THREE_PHASE, step=6, role="frontier", title="Frontier")
-BASE = dataclasses.replace(THREE_PHASE, model=no_dropout, scheduler=one_cycle(0.2))
-# f10, the shape Step6Net took; the later frontier candidates each change one thing in it.
-F10 = dataclasses.replace(FRONTIER, augment=STRONG_AUG,
-                          model=lambda: separable(12, 16, 30, 3, separable_second=True))
-F23 = dataclasses.replace(F10, scheduler=one_cycle(0.4, three_phase=True))  # step 6's recipe
-F28 = dataclasses.replace(F23, clean_last_epochs=4)
-DROPOUT = dataclasses.replace(BASE, model=model.Step4Net)
-VARIANTS = {  # name: (what changes against the base, recipe)
-    "v0_base": ("base: Step4Net without dropout, rotation 7 / scale 0.95-1.05, OneCycle 0.2",
-                BASE),
-    "v1_strong_aug": ("stronger augmentation: rotation 10, shift 10 %, scale 0.9-1.1",
-                      dataclasses.replace(BASE, augment=STRONG_AUG)),
-    "v2_bs64": ("batch 64, OneCycle peak 0.1",
-                dataclasses.replace(BASE, batch_size=64, scheduler=one_cycle(0.1))),
-    "v3_dropout": ("dropout 0.05 kept", DROPOUT),
-    "v4_bn_relu": ("BatchNorm before ReLU", dataclasses.replace(
-        BASE, model=lambda: layered(bn_first=True))),
-    "v5_lr01": ("OneCycle peak 0.1", dataclasses.replace(BASE, scheduler=one_cycle(0.1))),
-    "v6_pad5": ("padding on the last 3x3 conv (8x8 before GAP)", dataclasses.replace(
-        BASE, model=lambda: layered(pads=(0, 0, 0, 0, 1)))),
-    "v7_wide_late": ("channels 8-14-8-16-16-20 (7,902 params)", dataclasses.replace(
-        BASE, model=lambda: layered(channels=(8, 14, 8, 16, 16, 20)))),
-    "v8_smooth": ("label smoothing 0.1", dataclasses.replace(BASE, label_smoothing=0.1)),
-    "v9_pad12": ("padding on the first two convs (28x28 maps)",
-                 dataclasses.replace(BASE, model=padded_first_two)),
-    "v11_dropout_lr03": ("dropout 0.05, OneCycle peak 0.3",
-                         dataclasses.replace(DROPOUT, scheduler=one_cycle(0.3))),
-    "v13_three_before_pool": ("three convs before the pool, dropout 0.05 (7,818 params)",
-                              dataclasses.replace(DROPOUT, model=three_convs_before_pool)),
-    "v14_dropout_three_phase": ("dropout 0.05, three-phase OneCycle", THREE_PHASE),
-    "v16_fourth_conv": ("v14 with channels 8-12-8-12-16-16-12, a fourth 3x3 conv (7,954 params)",
-                        dataclasses.replace(THREE_PHASE, model=fourth_conv)),
-    "v19_strong_aug": ("v14 with stronger augmentation: rotation 10, shift 10 %, scale 0.9-1.1",
-                       dataclasses.replace(THREE_PHASE, augment=STRONG_AUG)),
-    "v20_separable": ("v14 with four depthwise-separable 3x3 convs of 36 channels after the pool "
-                      "(10-16-pool-36x4, 7,820 params)",
-                      dataclasses.replace(THREE_PHASE, model=lambda: separable(10, 16, 36, 4,
-                                                                                0.05))),
-    "f1_3982": ("Step 4's layout at widths 8-12-8-10-10-12, no dropout",
-                dataclasses.replace(FRONTIER, model=lambda: layered((8, 12, 8, 10, 10, 12)))),
-    "f3_wide_head": ("widths 6-10-6-8-10-20: 20 features for the classifier, not 12",
-                     dataclasses.replace(FRONTIER, model=lambda: layered((6, 10, 6, 8, 10, 20)))),
-    "f4_dropout": ("f1 with dropout 0.05 after every block, as step 5",
-                   dataclasses.replace(FRONTIER, model=lambda: layered((8, 12, 8, 10, 10, 12),
-                                                                        dropout=0.05))),
-    "f5_5706": ("f3's wide head with more width in between: 8-12-8-12-12-20",
-                dataclasses.replace(FRONTIER, model=lambda: layered((8, 12, 8, 12, 12, 20)))),
-    "f6_strong_aug": ("f3 with stronger augmentation: rotation 10, shift 10 %, scale 0.9-1.1",
-                      dataclasses.replace(FRONTIER, model=lambda: layered((6, 10, 6, 8, 10, 20)),
-                                          augment=STRONG_AUG)),
-    "f7_separable": ("f6 with four depthwise-separable 3x3 convs of 22 channels after the pool "
-                     "(8-12-pool-22x4)",
-                     dataclasses.replace(FRONTIER, model=lambda: separable(8, 12, 22, 4),
-                                         augment=STRONG_AUG)),
-    "f9_separable_second": ("f7 with the second conv depthwise-separable too, the freed weights "
-                            "spent on width after the pool (8-12-pool-26x4)",
-                            dataclasses.replace(FRONTIER, augment=STRONG_AUG, model=lambda:
-                                                separable(8, 12, 26, 4, separable_second=True))),
-    "f10_separable_wide": ("f9 with three separable convs of 30 channels, not four of 26 "
-                           "(12-16-pool-30x3, 6x6 maps before GAP)",
-                           F10),
-    "f13_separable_two": ("f10 with two separable convs of 40 channels (12-16-pool-40x2, 8x8 "
-                          "maps before GAP)",
-                          dataclasses.replace(F10, model=lambda:
-                                              separable(12, 16, 40, 2, separable_second=True))),
-    "f14_separable_26": ("f10 at 26 channels after the pool (12-16-pool-26x3)",
-                         dataclasses.replace(F10, model=lambda:
-                                             separable(12, 16, 26, 3, separable_second=True))),
-    "f15_separable_padded": ("f10 with its separable convs padded: 12x12 maps before GAP, "
-                             "same parameters",
-                             dataclasses.replace(F10, model=lambda: separable(
-                                 12, 16, 30, 3, separable_second=True, padding=1))),
-    "f16_bs64": ("f10 with batch 64 (twice the steps), OneCycle peak 0.1",
-                 dataclasses.replace(F10, batch_size=64,
-                                     scheduler=one_cycle(0.1, three_phase=True))),
-    "f17_separable_5658": ("f10's shape at f5's size: 16-24-pool-36x3 (does it hold 99.40 %?)",
-                           dataclasses.replace(F10, model=lambda:
-                                               separable(16, 24, 36, 3, separable_second=True))),
-    "f18_step5_aug": ("f10 with step 5's lighter augmentation: rotation 7, scale 0.95-1.05",
-                      dataclasses.replace(F10, augment=FRONTIER.augment)),
-    "f19_no_wd": ("f10 without weight decay",
-                  dataclasses.replace(F10, optimizer=sgd(0.05, nesterov=True))),
-    "f20_two_relu": ("f10 with ReLU and BatchNorm after each depthwise conv too, 29 channels "
-                     "to pay for it (12-16-pool-29x3)",
-                     dataclasses.replace(F10, model=lambda: separable_two_relu(12, 16, 29, 3))),
-    "f21_stronger_aug": ("f10 with still stronger augmentation: rotation 15, shift 10 %, "
-                         "scale 0.85-1.15",
-                         dataclasses.replace(F10, augment=utils.Augment(15, 0.1, (0.85, 1.15)))),
-    "f22_wide_start": ("f14 with f17's wider start: 16-24-pool-26x3 (are the full-resolution "
-                       "convs the bottleneck?)",
-                       dataclasses.replace(F10, model=lambda:
-                                           separable(16, 24, 26, 3, separable_second=True))),
-    "f23_lr04": ("f10 with OneCycle peak 0.4, not 0.2",
-                 F23),
-    "f24_long_settle": ("f10 with half the warm-up: peak at epoch 1.5, down to 0.02 by epoch 3, "
-                        "12 epochs of low learning rate, not 9",
-                        dataclasses.replace(F10, scheduler=one_cycle(0.2, 0.1, three_phase=True))),
-    "f25_growing": ("f23 with widths growing after the pool, 24-30-38, not 30-30-30: 38 features "
-                    "for the classifier (12-16-pool-24-30-38)",
-                    dataclasses.replace(F23, model=lambda:
-                                        separable_growing(12, 16, (24, 30, 38)))),
-    "f26_lr08": ("f10 with OneCycle peak 0.8: does f23's direction go on?",
-                 dataclasses.replace(F10, scheduler=one_cycle(0.8, three_phase=True))),
-    "f27_clean_last2": ("f23 with its last 2 epochs on un-augmented images: the network fits "
-                        "the real digits while the learning rate is low",
-                        dataclasses.replace(F23, clean_last_epochs=2)),
-    "f28_clean_last4": ("f27 with 4 clean epochs, all of the last 4 that are measured", F28),
-    "f29_clean_last6": ("f27 with 6 clean epochs: from epoch 10, where the learning rate is "
-                        "still 0.03 (peak 0.4)",
-                        dataclasses.replace(F23, clean_last_epochs=6)),
-    "f30_clean_5658": ("f17's shape (16-24-pool-36x3) with f28's training: peak 0.4, the last "
-                       "4 epochs clean",
-                       dataclasses.replace(F28, model=lambda:
-                                           separable(16, 24, 36, 3, separable_second=True))),
-    "f31_lr08_clean": ("f26 (peak 0.8) with the last 4 epochs clean, as f28",
-                       dataclasses.replace(F28, scheduler=one_cycle(0.8, three_phase=True))),
-    "f32_clean_3270": ("f14's shape (12-16-pool-26x3, 3,270 params) with f28's training",
-                       dataclasses.replace(F28, model=lambda:
-                                           separable(12, 16, 26, 3, separable_second=True))),
-    "f33_silu": ("f28 with SiLU instead of ReLU: does a smooth activation buy accuracy at "
-                 "3,918 parameters?",
-                 dataclasses.replace(F28, model=lambda: with_silu(F28.model()))),
-    "f34_clean_4518": ("f30's wider start with f28's 30 channels after the pool "
-                       "(16-24-pool-30x3), one change away from each",
-                       dataclasses.replace(F28, model=lambda:
-                                           separable(16, 24, 30, 3, separable_second=True))),
-    "f35_clean_5010": ("f28's start with f30's 36 channels after the pool (12-16-pool-36x3), "
-                       "the other corner between the two",
-                       dataclasses.replace(F28, model=lambda:
-                                           separable(12, 16, 36, 3, separable_second=True))),
-    "f36_ema": ("f28 measured on a moving average of its weights (decay 0.999 per batch); "
-                "the training is f28's, seed for seed",
-                dataclasses.replace(F28, average_decay=0.999)),
-}
+
+# Step 5's search: its training, on step 4's network.
+root("v0_base", "base: Step4Net without dropout, rotation 7 / scale 0.95-1.05, OneCycle 0.2",
+     dataclasses.replace(THREE_PHASE, model=net(model.Step4Net, dropout=0.0),
+                         scheduler=one_cycle(0.2)))
+derive("v1_strong_aug", "v0_base", "stronger augmentation: rotation 10, shift 10 %, scale "
+       "0.9-1.1", augment=STRONG_AUG)
+derive("v2_bs64", "v0_base", "batch 64, OneCycle peak 0.1", batch_size=64,
+       scheduler=one_cycle(0.1))
+derive("v3_dropout", "v0_base", "dropout 0.05 kept", model=model.Step4Net)
+derive("v4_bn_relu", "v0_base", "BatchNorm before ReLU", model=net(layered, bn_first=True))
+derive("v5_lr01", "v0_base", "OneCycle peak 0.1", scheduler=one_cycle(0.1))
+derive("v6_pad5", "v0_base", "padding on the last 3x3 conv (8x8 before GAP)",
+       model=net(layered, pads=(0, 0, 0, 0, 1)))
+derive("v7_wide_late", "v0_base", "channels 8-14-8-16-16-20 (7,902 params)",
+       model=net(layered, channels=(8, 14, 8, 16, 16, 20)))
+derive("v8_smooth", "v0_base", "label smoothing 0.1", label_smoothing=0.1)
+derive("v9_pad12", "v0_base", "padding on the first two convs (28x28 maps)",
+       model=padded_first_two)
+derive("v11_dropout_lr03", "v3_dropout", "dropout 0.05, OneCycle peak 0.3",
+       scheduler=one_cycle(0.3))
+derive("v13_three_before_pool", "v3_dropout", "three convs before the pool, dropout 0.05 "
+       "(7,818 params)", model=three_convs_before_pool)
+derive("v14_dropout_three_phase", "v3_dropout", "dropout 0.05, three-phase OneCycle",
+       scheduler=THREE_PHASE.scheduler)
+derive("v16_fourth_conv", "v14_dropout_three_phase", "v14 with channels 8-12-8-12-16-16-12, a "
+       "fourth 3x3 conv (7,954 params)", model=fourth_conv)
+derive("v19_strong_aug", "v14_dropout_three_phase", "v14 with stronger augmentation: rotation "
+       "10, shift 10 %, scale 0.9-1.1", augment=STRONG_AUG)
+derive("v20_separable", "v14_dropout_three_phase", "v14 with four depthwise-separable 3x3 convs "
+       "of 36 channels after the pool (10-16-pool-36x4, 7,820 params)",
+       model=net(separable, 10, 16, 36, 4, 0.05))
+
+# Step 6's search: under 4,000 parameters.
+root("f1_3982", "Step 4's layout at widths 8-12-8-10-10-12, no dropout",
+     dataclasses.replace(FRONTIER, model=net(layered, (8, 12, 8, 10, 10, 12))))
+derive("f3_wide_head", "f1_3982", "widths 6-10-6-8-10-20: 20 features for the classifier, "
+       "not 12", model=net(layered, (6, 10, 6, 8, 10, 20)))
+derive("f4_dropout", "f1_3982", "f1 with dropout 0.05 after every block, as step 5",
+       model=net(layered, (8, 12, 8, 10, 10, 12), dropout=0.05))
+derive("f5_5706", "f3_wide_head", "f3's wide head with more width in between: 8-12-8-12-12-20",
+       model=net(layered, (8, 12, 8, 12, 12, 20)))
+derive("f6_strong_aug", "f3_wide_head", "f3 with stronger augmentation: rotation 10, shift "
+       "10 %, scale 0.9-1.1", augment=STRONG_AUG)
+derive("f7_separable", "f6_strong_aug", "f6 with four depthwise-separable 3x3 convs of 22 "
+       "channels after the pool (8-12-pool-22x4)", model=net(separable, 8, 12, 22, 4))
+derive("f9_separable_second", "f7_separable", "f7 with the second conv depthwise-separable too, "
+       "the freed weights spent on width after the pool (8-12-pool-26x4)",
+       model=sep_second(8, 12, 26, 4))
+derive("f10_separable_wide", "f9_separable_second", "f9 with three separable convs of 30 "
+       "channels, not four of 26 (12-16-pool-30x3, 6x6 maps before GAP)",
+       model=sep_second(12, 16, 30, 3))
+derive("f13_separable_two", "f10_separable_wide", "f10 with two separable convs of 40 channels "
+       "(12-16-pool-40x2, 8x8 maps before GAP)", model=sep_second(12, 16, 40, 2))
+derive("f14_separable_26", "f10_separable_wide", "f10 at 26 channels after the pool "
+       "(12-16-pool-26x3)", model=sep_second(12, 16, 26, 3))
+derive("f15_separable_padded", "f10_separable_wide", "f10 with its separable convs padded: "
+       "12x12 maps before GAP, same parameters", model=sep_second(12, 16, 30, 3, padding=1))
+derive("f16_bs64", "f10_separable_wide", "f10 with batch 64 (twice the steps), OneCycle peak "
+       "0.1", batch_size=64, scheduler=one_cycle(0.1, three_phase=True))
+derive("f17_separable_5658", "f10_separable_wide", "f10's shape at f5's size: 16-24-pool-36x3 "
+       "(does it hold 99.40 %?)", model=sep_second(16, 24, 36, 3))
+derive("f18_step5_aug", "f10_separable_wide", "f10 with step 5's lighter augmentation: "
+       "rotation 7, scale 0.95-1.05", augment=FRONTIER.augment)
+derive("f19_no_wd", "f10_separable_wide", "f10 without weight decay",
+       optimizer=sgd(0.05, nesterov=True))
+derive("f20_two_relu", "f10_separable_wide", "f10 with ReLU and BatchNorm after each depthwise "
+       "conv too, 29 channels to pay for it (12-16-pool-29x3)",
+       model=net(separable_two_relu, 12, 16, 29, 3))
+derive("f21_stronger_aug", "f10_separable_wide", "f10 with still stronger augmentation: "
+       "rotation 15, shift 10 %, scale 0.85-1.15", augment=utils.Augment(15, 0.1, (0.85, 1.15)))
+derive("f22_wide_start", "f14_separable_26", "f14 with f17's wider start: 16-24-pool-26x3 (are "
+       "the full-resolution convs the bottleneck?)", model=sep_second(16, 24, 26, 3))
+derive("f23_lr04", "f10_separable_wide", "f10 with OneCycle peak 0.4, not 0.2",
+       scheduler=one_cycle(0.4, three_phase=True))
+derive("f24_long_settle", "f10_separable_wide", "f10 with half the warm-up: peak at epoch 1.5, "
+       "down to 0.02 by epoch 3, 12 epochs of low learning rate, not 9",
+       scheduler=one_cycle(0.2, 0.1, three_phase=True))
+derive("f25_growing", "f23_lr04", "f23 with widths growing after the pool, 24-30-38, not "
+       "30-30-30: 38 features for the classifier (12-16-pool-24-30-38)",
+       model=net(separable_growing, 12, 16, (24, 30, 38)))
+derive("f26_lr08", "f10_separable_wide", "f10 with OneCycle peak 0.8: does f23's direction go "
+       "on?", scheduler=one_cycle(0.8, three_phase=True))
+derive("f27_clean_last2", "f23_lr04", "f23 with its last 2 epochs on un-augmented images: the "
+       "network fits the real digits while the learning rate is low", clean_last_epochs=2)
+derive("f28_clean_last4", "f27_clean_last2", "f27 with 4 clean epochs, all of the last 4 that "
+       "are measured", clean_last_epochs=4)
+derive("f29_clean_last6", "f27_clean_last2", "f27 with 6 clean epochs: from epoch 10, where the "
+       "learning rate is still 0.03 (peak 0.4)", clean_last_epochs=6)
+derive("f30_clean_5658", "f28_clean_last4", "f17's shape (16-24-pool-36x3) with f28's training: "
+       "peak 0.4, the last 4 epochs clean", model=sep_second(16, 24, 36, 3))
+derive("f31_lr08_clean", "f26_lr08", "f26 (peak 0.8) with the last 4 epochs clean, as f28",
+       clean_last_epochs=4)
+derive("f32_clean_3270", "f28_clean_last4", "f14's shape (12-16-pool-26x3, 3,270 params) with "
+       "f28's training", model=sep_second(12, 16, 26, 3))
+derive("f33_silu", "f28_clean_last4", "f28 with SiLU instead of ReLU: does a smooth activation "
+       "buy accuracy at 3,918 parameters?",
+       model=net(with_silu, CANDIDATES["f28_clean_last4"].recipe.model))
+derive("f34_clean_4518", "f28_clean_last4", "f30's wider start with f28's 30 channels after the "
+       "pool (16-24-pool-30x3), one change away from each", model=sep_second(16, 24, 30, 3))
+derive("f35_clean_5010", "f28_clean_last4", "f28's start with f30's 36 channels after the pool "
+       "(12-16-pool-36x3), the other corner between the two", model=sep_second(12, 16, 36, 3))
+derive("f36_ema", "f28_clean_last4", "f28 measured on a moving average of its weights (decay "
+       "0.999 per batch); the training is f28's, seed for seed", average_decay=0.999)
+
 # Step 5 with room to spare (docs/step5_room.md): its own recipe, with precise BN, on 5
 # validation seeds, and one change at a time on top of it; the bar was written down first.
-S5 = RECIPES[5]
-S5_CLEAN4 = dataclasses.replace(S5, clean_last_epochs=4)
-VARIANTS.update({
-    "s5_recipe": ("step 5's recipe as recorded (precise BN), on 5 validation seeds", S5),
-    "s5_clean_last4": ("s5_recipe with its last 4 epochs on un-augmented images (f28's lever)",
-                       S5_CLEAN4),
-    "s5_clean_last4_ema": ("s5_clean_last4 measured on a moving average of its weights "
-                           "(decay 0.999 per batch, f36's lever)",
-                           dataclasses.replace(S5_CLEAN4, average_decay=0.999)),
-})
-PARETO_REFERENCE = {"step5_recipe_3seeds": ("step 5's network and recipe, for scale",
-                                            utils.results_path(5, TUNING / "step5_recipe_3seeds"))}
+root("s5_recipe", "step 5's recipe as recorded (precise BN), on 5 validation seeds", RECIPES[5])
+derive("s5_clean_last4", "s5_recipe", "s5_recipe with its last 4 epochs on un-augmented images "
+       "(f28's lever)", clean_last_epochs=4)
+derive("s5_clean_last4_ema", "s5_clean_last4", "s5_clean_last4 measured on a moving average of "
+       "its weights (decay 0.999 per batch, f36's lever)", average_decay=0.999)
+
+PARETO_REFERENCE = {"step5_recipe_3seeds": (
+    "step 5's network and recipe, for scale",
+    records.results_path(5, TUNING / "step5_recipe_3seeds"))}
+
+
+def described(step: int):
+    """``(name, (change, recipe))`` of every candidate of ``step``, in the order defined."""
+    return [(name, (c.change, c.recipe)) for name, c in CANDIDATES.items() if c.recipe.step == step]
 
 
 def pareto_table(eval_set: str = "validation", last: int = 4, target: float = 99.40) -> str:
@@ -296,21 +307,20 @@ def pareto_table(eval_set: str = "validation", last: int = 4, target: float = 99
     used to choose.
     """
     if eval_set == "validation":
-        records = {name: (change, utils.results_path(recipe.step, TUNING / name))
-                   for name, (change, recipe) in VARIANTS.items() if recipe.step == 6}
-        records.update(PARETO_REFERENCE)
+        shown = {name: (change, records.results_path(recipe.step, TUNING / name))
+                 for name, (change, recipe) in described(6)}
+        shown.update(PARETO_REFERENCE)
     else:
-        records = {f"step {step}": (RECIPES[step].title, utils.results_path(step, utils.REPO_ROOT
-                                                                            / "Data"))
-                   for step, recipe in RECIPES.items() if len(recipe.seeds) > 1}
-        records.update({name: (change, utils.results_path(recipe.step,
-                                                                 CANDIDATE_TEST_RECORDS / name))
-                        for name, (change, recipe) in VARIANTS.items() if recipe.step == 6})
+        shown = {f"step {step}": (recipe.title, records.results_path(step, DATA))
+                 for step, recipe in RECIPES.items() if len(recipe.seeds) > 1}
+        shown.update({name: (change, records.results_path(recipe.step,
+                                                          CANDIDATE_TEST_RECORDS / name))
+                      for name, (change, recipe) in described(6)})
     rows = []
-    for name, (change, path) in records.items():
+    for name, (change, path) in shown.items():
         if path.exists():
-            results = utils.read_results(path)
-            s = utils.summarize_runs(results, last)
+            results = records.read_results(path)
+            s = records.summarize_runs(results, last)
             rows.append((results["params"], s["worst_last_min"], name, change, len(s["seeds"]),
                          sum(low >= target for low in s["last_min"])))
     rows.sort()
@@ -331,11 +341,11 @@ def search_table(step: int = 5, last: int = 4) -> str:
     the last epochs (means over seeds) and the worst seed's lowest."""
     rows = ["| Variant | Change | Params | Seeds | Best val acc % | "
             f"Lowest of last {last} % | Worst seed % |", "|---|---|---:|---:|---:|---:|---:|"]
-    for name, (change, recipe) in VARIANTS.items():
-        path = utils.results_path(step, TUNING / name)
-        if recipe.step == step and path.exists():
-            results = utils.read_results(path)
-            s = utils.summarize_runs(results, last)
+    for name, (change, recipe) in described(step):
+        path = records.results_path(step, TUNING / name)
+        if path.exists():
+            results = records.read_results(path)
+            s = records.summarize_runs(results, last)
             rows.append(f"| {name} | {change} | {results['params']:,} | {len(s['seeds'])} | "
                         f"{s['best_mean']:.2f} | {s['last_min_mean']:.2f} | "
                         f"{s['worst_last_min']:.2f} |")
@@ -346,14 +356,14 @@ def seeds_for_test_record(name: str) -> list:
     """The seeds of ``name``'s validation record, if it may get a test record: a test record is
     the last look at a candidate already chosen on enough validation seeds, and it is made once,
     so a second run could not quietly replace a result that was not liked."""
-    validated = utils.results_path(VARIANTS[name][1].step, TUNING / name)
-    runs = utils.read_results(validated)["runs"] if validated.exists() else []
+    validated = records.results_path(CANDIDATES[name].recipe.step, TUNING / name)
+    runs = records.read_results(validated)["runs"] if validated.exists() else []
     seeds = [run["seed"] for run in runs]
     if len(seeds) < MIN_VALIDATION_SEEDS:
         raise ValueError(f"{name} has {len(seeds)} validation seeds recorded in {validated}, "
                          f"--test needs {MIN_VALIDATION_SEEDS}: first run `design_search.py "
                          f"{name} --seeds 1,2,3,4,5` and choose on that")
-    recorded = utils.results_path(VARIANTS[name][1].step, CANDIDATE_TEST_RECORDS / name)
+    recorded = records.results_path(CANDIDATES[name].recipe.step, CANDIDATE_TEST_RECORDS / name)
     if recorded.exists():
         raise ValueError(f"{name} already has a test record, {recorded}; it is kept as it "
                          "is. To measure it again on purpose, move that file away first and "
@@ -365,12 +375,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("variants", nargs="*",
-                        help=f"variants to train, from: {', '.join(VARIANTS)}")
+                        help=f"variants to train, from: {', '.join(CANDIDATES)}")
     parser.add_argument("--seeds", type=utils.seed_list,
                         help="comma-separated seeds, e.g. 1,2,3 (default: 1; with --test, the "
                              "seeds of the candidate's validation record, or some of them)")
-    parser.add_argument("--one-at-a-time", action="store_true",
-                        help="train the seeds one after another (faster on a CPU)")
+    parser.add_argument("--how", choices=many_seeds.HOW,
+                        help="how the seeds train (default: packed on a GPU, one after another "
+                             "elsewhere; see src/seeds.py)")
     parser.add_argument("--test", action="store_true",
                         help="train on all 60,000 training images and measure on the test set, "
                              "into Data/results/candidates/<variant>/: only for a candidate "
@@ -379,9 +390,9 @@ def main():
     parser.add_argument("--table", type=int, choices=(5, 6),
                         help="print the recorded search table of this step (6: Pareto table)")
     args = parser.parse_args()
-    unknown = set(args.variants) - set(VARIANTS)
+    unknown = set(args.variants) - set(CANDIDATES)
     if unknown:
-        parser.error(f"unknown variants {sorted(unknown)}; choose from {', '.join(VARIANTS)}")
+        parser.error(f"unknown variants {sorted(unknown)}; choose from {', '.join(CANDIDATES)}")
     if args.test and not args.variants:
         parser.error("--test needs the candidate(s) to measure, e.g. f30_clean_5658")
     seeds = {name: args.seeds or [1] for name in args.variants}
@@ -396,14 +407,14 @@ def main():
                              f"or some of them, not {args.seeds}")
             seeds[name] = args.seeds or validated
     for name in args.variants:
-        recipe = VARIANTS[name][1]
+        recipe = CANDIDATES[name].recipe
         out = (CANDIDATE_TEST_RECORDS if args.test else TUNING) / name
-        results, _, _ = utils.run_recipe(recipe, seeds[name], out=out,
-                                         validation=not args.test, at_once=not args.one_at_a_time,
-                                         progress=False,
-                                         log=lambda line: print(name, line, flush=True))
-        print(utils.format_results(results))
-    for step in sorted({VARIANTS[name][1].step for name in args.variants} | {args.table} - {None}):
+        results, _, _ = many_seeds.run_recipe(
+            recipe, seeds[name], out=out, validation=not args.test, how=args.how, progress=False,
+            log=lambda line: print(name, line, flush=True))
+        print(records.format_results(results))
+    steps = {CANDIDATES[name].recipe.step for name in args.variants} | {args.table} - {None}
+    for step in sorted(steps):
         print(pareto_table() + "\n\n" + pareto_table("test") if step == 6 else search_table(step))
 
 

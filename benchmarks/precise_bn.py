@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+import records  # noqa: E402
+import seeds as many_seeds  # noqa: E402
 import utils  # noqa: E402
 from seeds_at_once import paired_permutation_p  # noqa: E402
 from steps import RECIPES  # noqa: E402
@@ -47,14 +49,16 @@ def check(name: str, seeds, images: int = IMAGES) -> dict:
         def measure_recomputed(net, epoch):
             probe = copy.deepcopy(net)
             utils.recompute_batchnorm_stats(probe, train_x, images)
-            recomputed.append(utils.evaluate(probe, val_x, val_y)[1][0])
+            recomputed.append(many_seeds.evaluate_packed(probe, val_x, val_y)[1][0])
             print(f"{name} seed {seed} epoch {epoch:2d}: validation acc with recomputed "
                   f"statistics {recomputed[-1]:.2f}%", flush=True)
 
-        _, (run,) = utils.fit(recipe, data, [seed], epochs=epochs, progress=False,
-                              log=lambda line: print(name, line, flush=True),
-                              after_epoch=measure_recomputed, eval_name="val")
-        runs.append({"seed": seed, "running_acc": run["test_acc"], "recomputed_acc": recomputed})
+        # Packed, as the recorded checks were made (one seed: the same run as utils.fit's for a
+        # network without dropout; with dropout, the masks the records were made with).
+        _, (run,) = many_seeds.fit_packed(recipe, data, [seed], epochs=epochs, progress=False,
+                                          log=lambda line: print(name, line, flush=True),
+                                          after_epoch=measure_recomputed, eval_set="validation")
+        runs.append({"seed": seed, "running_acc": run["val_acc"], "recomputed_acc": recomputed})
     return {"recipe": name, "model_class": recipe.model_class(), "epochs": epochs,
             "bn_stats_images": images, "eval_set": "validation",
             "mode": "quick" if utils.is_quick() else "full", "device": utils.device_name(device),
@@ -95,7 +99,7 @@ def main():
         record = json.loads(record_path(args.recipe, utils.REPO_ROOT / "Data").read_text())
     else:
         record = check(args.recipe, args.seeds)
-        path = utils.write_results(record, record_path(args.recipe, utils.output_dir()))
+        path = records.write_results(record, record_path(args.recipe, records.output_dir()))
         print(f"written: {path}")
     print(summary(record))
 

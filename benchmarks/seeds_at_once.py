@@ -1,4 +1,4 @@
-"""Many seeds at once (``utils.Copies``): what it costs, and whether it changes the results.
+"""Many seeds at once (``seeds.Copies``): what it costs, and whether it changes the results.
 
 Timing: trains the final model's recipe for one epoch over the same images as one network
 (one seed) and as ``Copies`` of K networks (K seeds), and with ``--side-by-side N`` as K seeds
@@ -26,6 +26,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+import records  # noqa: E402
+import seeds as many_seeds  # noqa: E402
 import utils  # noqa: E402
 from steps import RECIPES  # noqa: E402
 
@@ -35,9 +37,9 @@ def time_seeds(recipe, data, seeds, workers=1):
     ``workers > 1`` each seed alone, side by side in worker processes (CPU)."""
     start = time.perf_counter()
     if workers > 1:
-        utils.fit_side_by_side(recipe, data, seeds, workers, log=None)
+        many_seeds.fit_side_by_side(recipe, data, seeds, workers, log=None)
     else:
-        utils.fit(recipe, data, seeds, progress=False, log=None)
+        many_seeds.fit_packed(recipe, data, seeds, progress=False, log=None)
     if data[0].device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start
@@ -79,13 +81,20 @@ def paired_permutation_p(diffs):
     return sum(f >= observed - 1e-12 for f in flips) / len(flips)
 
 
+def seeds_ran(results: dict) -> str:
+    """How a record's seeds trained; records older than ``seeds_ran`` say ``seeds_at_once``."""
+    if "seeds_ran" in results:
+        return results["seeds_ran"]
+    return f"{results.get('seeds_at_once', 1)} packed at once"
+
+
 def compare(path_a, path_b, last=4):
-    a, b = (utils.read_results(Path(p)) for p in (path_a, path_b))
-    sa, sb = utils.summarize_runs(a, last), utils.summarize_runs(b, last)
+    a, b = (records.read_results(Path(p)) for p in (path_a, path_b))
+    sa, sb = records.summarize_runs(a, last), records.summarize_runs(b, last)
     if sa["seeds"] != sb["seeds"]:
         sys.exit(f"error: the files hold different seeds: {sa['seeds']} and {sb['seeds']}")
-    print(f"A: {path_a} (seeds at once: {a.get('seeds_at_once', 1)})")
-    print(f"B: {path_b} (seeds at once: {b.get('seeds_at_once', 1)})")
+    for label, path, results in (("A", path_a, a), ("B", path_b, b)):
+        print(f"{label}: {path} (seeds ran: {seeds_ran(results)})")
     print(f"{'seed':>4} {'best A':>7} {'best B':>7} {f'last {last} A':>9} {f'last {last} B':>9}")
     for row in zip(sa["seeds"], sa["best"], sb["best"], sa["last_min"], sb["last_min"]):
         print(f"{row[0]:>4} " + " ".join(f"{v:>{w}.2f}" for v, w in zip(row[1:], (7, 7, 9, 9))))

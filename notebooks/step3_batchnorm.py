@@ -37,13 +37,15 @@ else:
 sys.path.insert(0, str(root / "src"))
 
 # %%
+import records
+import seeds
 import utils
 from steps import RECIPES
 
 STEP = 3
 recipe = RECIPES[STEP]
 device = utils.get_device()
-out = utils.output_dir()  # Data/ in a full run; a temporary folder in quick mode (tests)
+out = records.output_dir()  # Data/ in a full run; a temporary folder in quick mode (tests)
 train_x, train_y, test_x, test_y = data = utils.load_mnist(device)
 print(f"{recipe.title} | device {utils.device_name(device)} | "
       f"{'quick' if utils.is_quick() else 'full'} mode: {len(train_x):,} train / {len(test_x):,} test images")
@@ -67,17 +69,17 @@ print(utils.model_summary(model))
 print(utils.format_rf_table(utils.receptive_field_table(model)))
 
 # %%
-utils.plot_samples(train_x, train_y, utils.plot_path(STEP, "samples", out), augment=recipe.augment)
+utils.plot_samples(train_x, train_y, records.plot_path(STEP, "samples", out), augment=recipe.augment)
 
 # %% [markdown]
 # ## Training
 
 # %%
-results, model, _ = utils.run_recipe(recipe, out=out, device=device, data=data)
+results, model, _ = seeds.run_recipe(recipe, out=out, device=device, data=data)
 
 # %%
-print(utils.format_results(results))
-figures = utils.save_step_plots(results, model, test_x, test_y, out)
+print(records.format_results(results))
+figures = records.save_step_plots(results, model, test_x, test_y, out)
 figures["curves"]
 
 # %%

@@ -27,7 +27,8 @@
 #
 # The network, `Step6Net` (3,918 parameters), spends its budget on width: after a full 3x3
 # conv of 12 channels, every conv is depthwise-separable (a 3x3 filter per channel, then a 1x1
-# conv that mixes channels), which costs about a third of a full 3x3 conv. So the three convs
+# conv that mixes channels), which costs 1/9 + 1/c_out of a full 3x3 conv (about a seventh at
+# 30 channels). So the three convs
 # after the pool can be 30 channels wide, where step 4's layout at this size had 8-20. No
 # dropout: a network this small underfits. The training is step 5's (three-phase OneCycle, SGD
 # with Nesterov momentum, BatchNorm statistics recomputed on clean training images after every
@@ -36,8 +37,11 @@
 # This record replaces three: the same network with step 5's peak of 0.2, and two made with
 # the earlier frontier network (step 4's layout at half the widths, 3,936 parameters; README).
 #
-# The 5 seeds train at once, as one network of 5 independent copies (`utils.Copies`): copy k
-# starts, shuffles and augments from seed k exactly as a run of seed k alone would.
+# The recorded run trained the 5 seeds at once, as one network of 5 independent copies
+# (`seeds.Copies`, `how="packed"`): copy k starts, shuffles and augments from seed k exactly as
+# a run of seed k alone would. Run here, the seeds train the way measured fastest for your
+# device: packed on a GPU, one after another on a CPU (the same runs up to the order of
+# floating-point sums: this network has no dropout).
 
 # %%
 # Bootstrap. On Colab: clone the repository and install the one package Colab lacks (torch is
@@ -58,13 +62,15 @@ else:
 sys.path.insert(0, str(root / "src"))
 
 # %%
+import records
+import seeds
 import utils
 from steps import RECIPES
 
 STEP = 6
 recipe = RECIPES[STEP]
 device = utils.get_device()
-out = utils.output_dir()  # Data/ in a full run; a temporary folder in quick mode (tests)
+out = records.output_dir()  # Data/ in a full run; a temporary folder in quick mode (tests)
 train_x, train_y, test_x, test_y = data = utils.load_mnist(device)
 print(f"{recipe.title} | device {utils.device_name(device)} | "
       f"{'quick' if utils.is_quick() else 'full'} mode: {len(train_x):,} train / {len(test_x):,} test images")
@@ -88,7 +94,7 @@ print(utils.model_summary(model))
 print(utils.format_rf_table(utils.receptive_field_table(model)))
 
 # %%
-utils.plot_samples(train_x, train_y, utils.plot_path(STEP, "samples", out), augment=recipe.augment)
+utils.plot_samples(train_x, train_y, records.plot_path(STEP, "samples", out), augment=recipe.augment)
 
 # %% [markdown]
 # ## The search: parameters against the worst seed
@@ -111,11 +117,11 @@ print(design_search.pareto_table("validation"))
 # ## Training
 
 # %%
-results, model, _ = utils.run_recipe(recipe, out=out, device=device, data=data)
+results, model, _ = seeds.run_recipe(recipe, out=out, device=device, data=data)
 
 # %%
-print(utils.format_results(results))
-figures = utils.save_step_plots(results, model, test_x, test_y, out)
+print(records.format_results(results))
+figures = records.save_step_plots(results, model, test_x, test_y, out)
 figures["curves"]
 
 # %%

@@ -8,28 +8,39 @@ RF rule: RF_out = RF_in + (kernel - 1) * jump_in, and a stride-2 pool doubles th
 import torch.nn as nn
 
 
-def conv_block(c_in, c_out, kernel=3, padding=0, bn=False, dropout=0.0):
-    """Conv -> ReLU (-> BatchNorm -> Dropout). With BatchNorm the conv needs no bias."""
+def conv_block(c_in, c_out, kernel=3, padding=0, bn=False, dropout=0.0, bn_before_relu=False):
+    """Conv -> ReLU (-> BatchNorm -> Dropout). With BatchNorm the conv needs no bias.
+    ``bn_before_relu``: Conv -> BatchNorm -> ReLU instead, the other common order."""
     layers = [nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=not bn), nn.ReLU()]
     if bn:
-        layers.append(nn.BatchNorm2d(c_out))
+        layers.insert(1 if bn_before_relu else 2, nn.BatchNorm2d(c_out))
     if dropout:
         layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
 
 
-def separable_block(c_in, c_out, dropout=0.0, padding=0):
+def separable_block(c_in, c_out, dropout=0.0, padding=0, relu_after_depthwise=False):
     """Depthwise-separable 3x3: a 3x3 filter per channel, then a 1x1 that mixes channels ->
-    ReLU -> BatchNorm (-> Dropout). Costs 9*c_in + c_in*c_out weights instead of 9*c_in*c_out,
-    so the same budget buys about three times the width."""
-    layers = [nn.Conv2d(c_in, c_in, 3, padding=padding, groups=c_in, bias=False),
-              nn.Conv2d(c_in, c_out, 1, bias=False), nn.ReLU(), nn.BatchNorm2d(c_out)]
+    ReLU -> BatchNorm (-> Dropout). Costs 9*c_in + c_in*c_out weights instead of 9*c_in*c_out:
+    1/9 + 1/c_out of a full 3x3 conv (about a seventh at 30 channels).
+    ``relu_after_depthwise``: ReLU and BatchNorm after the depthwise conv too (MobileNet's)."""
+    depthwise = [nn.Conv2d(c_in, c_in, 3, padding=padding, groups=c_in, bias=False)]
+    if relu_after_depthwise:
+        depthwise += [nn.ReLU(), nn.BatchNorm2d(c_in)]
+    layers = [*depthwise, nn.Conv2d(c_in, c_out, 1, bias=False), nn.ReLU(), nn.BatchNorm2d(c_out)]
     if dropout:
         layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
 
 
-class Step1Net(nn.Module):
+class Net(nn.Module):
+    """Every step's network is one ``nn.Sequential`` in ``.features``, from image to logits."""
+
+    def forward(self, x):
+        return self.features(x)
+
+
+class Step1Net(Net):
     """Baseline: a plain 3x3 stack doubling channels up to 1024. Works, but 6.4M parameters."""
 
     def __init__(self):
@@ -47,11 +58,8 @@ class Step1Net(nn.Module):
             nn.Flatten(),
         )
 
-    def forward(self, x):
-        return self.features(x)
 
-
-class Step2Net(nn.Module):
+class Step2Net(Net):
     """Skeleton: two conv blocks, max-pool, a 1x1 squeeze, three convs, and a 6x6 kernel that
     maps the last 6x6 map straight to 10 logits. No BatchNorm or dropout yet."""
 
@@ -69,11 +77,8 @@ class Step2Net(nn.Module):
             nn.Flatten(),
         )
 
-    def forward(self, x):
-        return self.features(x)
 
-
-class Step3Net(nn.Module):
+class Step3Net(Net):
     """Under 8k: thinner blocks, BatchNorm after every conv, a little dropout, and a second
     pool so the final big kernel shrinks to 4x4."""
 
@@ -92,11 +97,8 @@ class Step3Net(nn.Module):
             nn.Flatten(),
         )
 
-    def forward(self, x):
-        return self.features(x)
 
-
-class Step4Net(nn.Module):
+class Step4Net(Net):
     """GAP: global average pooling and a 1x1 conv replace the 4x4 kernel (2,560 -> 160
     weights); the freed parameters widen the early blocks and add a third 3x3 conv."""
 
@@ -116,15 +118,13 @@ class Step4Net(nn.Module):
             nn.Flatten(),
         )
 
-    def forward(self, x):
-        return self.features(x)
 
-
-class Step6Net(nn.Module):
-    """Frontier: depthwise-separable convs (a 3x3 filter per channel, then a 1x1 mix) cost about
-    a third of a full 3x3 conv, so under 4,000 parameters the network can be 30 channels wide
-    after the pool instead of 8-20. No dropout: a network this small underfits. Chosen by a
-    validation-split search (``benchmarks/design_search.py``, candidate f10; README)."""
+class Step6Net(Net):
+    """Frontier: depthwise-separable convs (a 3x3 filter per channel, then a 1x1 mix) cost
+    1/9 + 1/c_out of a full 3x3 conv, about a seventh at 30 channels, so under 4,000 parameters
+    the network can be 30 channels wide after the pool instead of 8-20. No dropout: a network
+    this small underfits. Chosen by a validation-split search (``benchmarks/design_search.py``,
+    candidate f10; README)."""
 
     def __init__(self):
         super().__init__()
@@ -139,6 +139,3 @@ class Step6Net(nn.Module):
             nn.Conv2d(30, 10, 1),            # out 10x1x1, RF 28
             nn.Flatten(),
         )
-
-    def forward(self, x):
-        return self.features(x)

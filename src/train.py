@@ -2,9 +2,8 @@
 
     python src/train.py --step 5                 # the step's own seeds, results into Data/
     python src/train.py --step all               # the whole series, step by step
-    python src/train.py --step 5 --seeds 1,2,3   # chosen seeds (trained at once)
-    python src/train.py --step 5 --one-at-a-time # the seeds one after another, to compare
-    python src/train.py --step 5 --side-by-side 2 # CPU: each seed alone, two at a time
+    python src/train.py --step 5 --seeds 1,2,3   # chosen seeds
+    python src/train.py --step 5 --how packed    # the seeds as one packed network (GPU)
     MNIST_QUICK=1 python src/train.py --step 1 --seed 1 --out /tmp/x   # smoke run
 
 Writes ``<out>/results/step<N>.json`` and the step's plots under ``<out>/plots/``.
@@ -15,11 +14,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import records  # noqa: E402
+import seeds as many_seeds  # noqa: E402
 import utils  # noqa: E402
 from steps import RECIPES  # noqa: E402
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"Environment: {utils.DATA_ENV} (data root, default data/ in the repo), "
@@ -40,28 +41,28 @@ def parse_args(argv=None):
     parser.add_argument("--validation", action="store_true",
                         help=f"hold out the last {utils.VALIDATION_SIZE:,} training images and "
                              "measure on them instead of the test set (for design searches)")
-    parser.add_argument("--one-at-a-time", action="store_true",
-                        help="train the seeds one after another instead of all at once as one "
-                             "packed network (utils.Copies): needs less memory, and on a CPU is "
-                             "often faster")
-    parser.add_argument("--side-by-side", type=int, default=1, metavar="N",
-                        help="CPU: train each seed alone, N at a time in worker processes of "
-                             "one thread each (measure which way is fastest for a step: "
-                             "benchmarks/seeds_at_once.py)")
+    parser.add_argument("--how", choices=many_seeds.HOW,
+                        help="how the seeds train: one-after-another, packed as one network "
+                             "(seeds.Copies), or side-by-side in worker processes (CPU); "
+                             "default: packed on a GPU, one after another elsewhere (measured "
+                             "fastest: benchmarks/seeds_at_once.py)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="with --how side-by-side: seeds trained at a time (default 2)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bars, only the per-epoch log lines")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     steps = list(RECIPES) if args.step == "all" else [int(args.step)]
     seeds = [args.seed] if args.seed is not None else args.seeds
     try:
-        out = utils.output_dir(args.out)
+        many_seeds.check_run_arguments(args.epochs, args.how or many_seeds.HOW[0], args.workers)
+        out = records.output_dir(args.out)
         for step in steps:
             train_step(RECIPES[step], seeds, args, out)
-    except (utils.MnistDataError, utils.TrainingDiverged, utils.ProtectedOutputError,
+    except (utils.MnistDataError, utils.TrainingDiverged, records.ProtectedOutputError,
             ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -70,15 +71,15 @@ def main(argv=None) -> int:
 
 def train_step(recipe, seeds, args, out):
     """Train one step's recipe, then save its plots and print where the results went."""
-    results, model, (train_x, train_y, test_x, test_y) = utils.run_recipe(
+    results, model, (train_x, train_y, test_x, test_y) = many_seeds.run_recipe(
         recipe, seeds, epochs=args.epochs, out=out, device=args.device,
-        validation=args.validation, workers=args.side_by_side,
-        at_once=not (args.one_at_a_time or args.side_by_side > 1), progress=not args.no_progress)
-    utils.plot_samples(train_x, train_y, utils.plot_path(recipe.step, "samples", out),
+        validation=args.validation, how=args.how, workers=args.workers,
+        progress=not args.no_progress)
+    utils.plot_samples(train_x, train_y, records.plot_path(recipe.step, "samples", out),
                        augment=recipe.augment)
-    utils.save_step_plots(results, model, test_x, test_y, out)
-    print(utils.format_results(results))
-    print(f"results: {utils.results_path(recipe.step, out)}")
+    records.save_step_plots(results, model, test_x, test_y, out)
+    print(records.format_results(results))
+    print(f"results: {records.results_path(recipe.step, out)}")
 
 
 if __name__ == "__main__":

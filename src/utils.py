@@ -1,8 +1,11 @@
-"""The training engine every notebook and ``src/train.py`` share.
+"""The engine of the series, for one network: what every notebook and ``src/train.py`` call.
 
-Read top to bottom: settings (data root, quick mode, device, seeding), data (loading,
-checking, batching), augmentation, many seeds as one network (``Copies``), the train/test
-loops, the whole run of a recipe, teaching aids (summary, receptive field), plots, and results I/O.
+Read top to bottom (about ten minutes): settings; data (step 1: load MNIST once into tensors);
+augmentation (step 5: a random affine per image, on whole batches); the train / test loop
+(``train_one_epoch`` and ``evaluate``, every step); precise BatchNorm statistics and a moving
+average of the weights (steps 5 and 6: what is measured after each epoch); ``Recipe`` and
+``fit``, one seed's whole run; teaching aids (parameter summary, receptive field, step 2 on);
+plots. Many seeds at once live in ``seeds.py``, results files and tables in ``records.py``.
 
 Where to change things:
 - the data root: the environment variable ``MNIST_DATA_DIR`` (``data_root``);
@@ -16,16 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import datetime as dt
+import functools
 import hashlib
 import io
-import json
 import math
-import multiprocessing
 import os
 import random
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,10 +60,6 @@ class MnistDataError(RuntimeError):
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the message names the epoch and batch."""
-
-
-class ProtectedOutputError(ValueError):
-    """A quick run was pointed at a folder that holds recorded results."""
 
 
 # --------------------------------------------------------------------------- settings
@@ -106,11 +102,12 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 # --------------------------------------------------------------------------- data
-def _check_raw_files(raw: Path) -> None:
+def _check_raw_files(raw: Path, download_error: str = "") -> None:
     missing = [name for name in MNIST_FILES if not (raw / name).is_file()]
     if missing:
         raise MnistDataError(
-            f"MNIST is not in {raw} (missing: {', '.join(missing)}) and could not be downloaded.\n"
+            f"MNIST is not in {raw} (missing: {', '.join(missing)}) and could not be downloaded"
+            f"{f' ({download_error})' if download_error else ''}.\n"
             f"Point the environment variable {DATA_ENV} at a folder that holds MNIST/raw/, "
             f"e.g. `export {DATA_ENV}=../shared/data`, or run once with internet access so "
             f"torchvision can download it into {raw.parent.parent}."
@@ -130,16 +127,18 @@ def _check_raw_files(raw: Path) -> None:
             )
 
 
-def _download(root: Path) -> None:
-    """Let torchvision fetch the files when online; stay quiet and fail fast when offline."""
+def _download(root: Path) -> str:
+    """Let torchvision fetch the files when online; return why it failed, if it did (offline,
+    a proxy, a full disk), for the error that names the missing files."""
     from torchvision.datasets import MNIST
 
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             for train in (True, False):
                 MNIST(root, train=train, download=True)
-    except Exception:  # offline or blocked: _check_raw_files explains what is missing
-        pass
+    except Exception as error:  # noqa: BLE001 - any failure is reported, none is fatal here
+        return f"download failed: {type(error).__name__}: {error}"
+    return ""
 
 
 def _read_idx(path: Path, offset: int) -> np.ndarray:
@@ -158,9 +157,10 @@ def load_mnist(device: torch.device | str = "cpu", quick: bool | None = None,
     """
     quick = is_quick() if quick is None else quick
     raw = data_root() / "MNIST" / "raw"
+    download_error = ""
     if not all((raw / name).is_file() for name in MNIST_FILES):
-        _download(data_root())
-    _check_raw_files(raw)
+        download_error = _download(data_root())
+    _check_raw_files(raw, download_error)
 
     def images(name):
         return torch.from_numpy(_read_idx(raw / name, 16).reshape(-1, 1, 28, 28).copy())
@@ -230,72 +230,95 @@ def augment_batch(x: torch.Tensor, aug: Augment, generator: torch.Generator) -> 
     return F.grid_sample(x - _BACKGROUND, grid, align_corners=False) + _BACKGROUND
 
 
-# --------------------------------------------------------------------------- many seeds at once
-class Copies(nn.Module):
-    """K independently initialized networks trained as one network. Every conv becomes a
-    grouped conv (``groups=K``) and every BatchNorm holds K times the channels, so copy k only
-    ever sees channel k of the input, its own weights and its own batch statistics: the copies
-    never mix. Input ``(B, K, H, W)``, output ``(B, K, classes)``. One pass runs all K, which
-    keeps a GPU busy where one tiny network would leave it idle.
-
-    Works for an ``nn.Sequential``, or a network whose layers sit in one in ``.features`` (every
-    model in ``model.py``), built from Conv2d, BatchNorm2d, ReLU, Dropout, pooling and Flatten.
-    """
-
-    def __init__(self, models):
-        super().__init__()
-        self.count = len(models)
-        self.features = _pack([getattr(m, "features", m) for m in models])
-
-    def forward(self, x):
-        return self.features(x).view(len(x), self.count, -1)
-
-    def copy(self, k: int, into: nn.Module) -> nn.Module:
-        """Copy ``k`` as a standalone network: ``into`` (a fresh model of the same class)
-        receives its weights and BatchNorm statistics."""
-        with torch.no_grad():
-            _unpack(self.features, getattr(into, "features", into), k)
-        return into.to(next(self.parameters()).device)
-
-
-_STATELESS = (nn.ReLU, nn.SiLU, nn.Dropout, nn.Dropout2d, nn.MaxPool2d, nn.AvgPool2d,
-              nn.AdaptiveAvgPool2d, nn.Flatten, nn.Identity)
-
-
-def _pack(layers):
-    """One layer of ``Copies`` from the same layer of each of the K networks."""
-    first, k = layers[0], len(layers)
-    if isinstance(first, nn.Sequential):
-        return nn.Sequential(*[_pack(list(group)) for group in zip(*layers)])
-    if isinstance(first, _STATELESS):
-        return copy.deepcopy(first)
-    if isinstance(first, nn.Conv2d):
-        packed = nn.Conv2d(k * first.in_channels, k * first.out_channels, first.kernel_size,
-                           stride=first.stride, padding=first.padding, dilation=first.dilation,
-                           groups=k * first.groups, bias=first.bias is not None)
-    elif isinstance(first, nn.BatchNorm2d):
-        packed = nn.BatchNorm2d(k * first.num_features, eps=first.eps, momentum=first.momentum)
-    else:
-        raise TypeError(f"Copies cannot pack a {type(first).__name__}: use Conv2d, BatchNorm2d "
-                        "and stateless layers, or train the seeds one at a time")
-    with torch.no_grad():
-        for name, tensor in [*packed.named_parameters(), *packed.named_buffers()]:
-            parts = [getattr(layer, name) for layer in layers]
-            tensor.copy_(parts[0] if tensor.ndim == 0 else torch.cat(parts))
-    return packed
-
-
-def _unpack(packed, target, k):
-    if isinstance(target, nn.Sequential):
-        for p, t in zip(packed, target):
-            _unpack(p, t, k)
-        return
-    for name, tensor in [*target.named_parameters(), *target.named_buffers()]:
-        source = getattr(packed, name)  # copy k's slice; a counter (0-dim) is shared
-        tensor.copy_(source if tensor.ndim == 0 else source[k * len(tensor):(k + 1) * len(tensor)])
-
-
 # --------------------------------------------------------------------------- train / test
+def train_one_epoch(model, x, y, optimizer, *, batch_size, generator=None, augment=None,
+                    batch_scheduler=None, label_smoothing=0.0, average=None, epoch=1,
+                    progress=True):
+    """One pass over ``(x, y)`` in a new order drawn from ``generator`` (in order if None);
+    returns ``(mean loss, accuracy %)``. ``augment`` transforms each batch; ``batch_scheduler``
+    (OneCycle) and ``average`` (a ``WeightAverage``) step after every optimizer step.
+
+    Loss and accuracy are summed on the device and read once per progress update, so a GPU is
+    not stopped after every batch. A NaN/inf loss raises ``TrainingDiverged``.
+    """
+    model.train()
+    steps = math.ceil(len(x) / batch_size)
+    bar = tqdm(total=steps, desc=f"epoch {epoch:2d}", disable=not progress, mininterval=10,
+               ascii=True, ncols=100, file=sys.stdout)
+    losses = torch.zeros(steps, device=x.device)
+    correct = torch.zeros((), device=x.device, dtype=torch.long)
+    seen = 0
+    for i, (xb, yb) in enumerate(iterate_batches(x, y, batch_size, generator)):
+        if augment is not None:
+            xb = augment_batch(xb, augment, generator)
+        logits = model(xb)
+        loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if batch_scheduler is not None:
+            batch_scheduler.step()
+        if average is not None:
+            average.update()
+        losses[i] = loss.detach() * len(yb)
+        correct += (logits.argmax(1) == yb).sum()
+        seen += len(yb)
+        if progress and (bar.update(1) or i + 1 == steps):
+            bar.set_postfix_str(f"loss={losses[:i + 1].sum().item() / seen:.4f} "
+                                f"acc={100 * correct.item() / seen:.2f}%", refresh=False)
+    bar.close()
+    bad = (~torch.isfinite(losses)).nonzero()
+    if len(bad):
+        raise TrainingDiverged(
+            f"loss became {losses[bad[0, 0]].item()} in epoch {epoch}, batch {bad[0, 0].item() + 1}"
+            f" of {steps}: lower the learning rate or check the model's last layer.")
+    # Accuracy from exact counts in Python floats: a float32 99.4 reads as 99.399998.
+    return losses.sum().item() / seen, 100.0 * correct.item() / seen
+
+
+@torch.no_grad()
+def evaluate(model, x, y, batch_size: int = 2048, return_predictions: bool = False):
+    """Mean loss and accuracy % on ``(x, y)`` in eval mode (and the predictions, if asked)."""
+    model.eval()
+    loss = torch.zeros((), device=x.device)
+    preds = []
+    for xb, yb in iterate_batches(x, y, batch_size):
+        logits = model(xb)
+        loss += F.cross_entropy(logits, yb, reduction="sum")
+        preds.append(logits.argmax(1))
+    preds = torch.cat(preds)
+    result = (loss.item() / len(x), 100.0 * (preds == y).sum().item() / len(x))
+    return result + (preds,) if return_predictions else result
+
+
+# --------------------------------------------------------------------------- what is measured
+def recompute_batchnorm_stats(model, x, images: int = 10_000, batch_size: int = 1000):
+    """Replace every BatchNorm's running mean/variance by plain averages over the first
+    ``images`` of ``x`` (clean training images, dropout off): "precise BN", steps 5 and 6.
+
+    During training the running averages follow augmented, dropout-noised batches and weight
+    the last few most, so the statistics the network is tested with drift from epoch to epoch.
+    Training itself never reads them (it normalizes with batch statistics), so this changes
+    only what evaluation sees."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    modes = {m: m.training for m in model.modules()}
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.modules.dropout._DropoutNd):
+            m.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    with torch.no_grad():
+        for start in range(0, min(images, len(x)), batch_size):
+            model(x[start:start + batch_size])
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    for m, training in modes.items():
+        m.train(training)
+
+
 class WeightAverage:
     """An exponential moving average of a network's weights and BatchNorm statistics, kept in
     a copy of the network (``.net``) that is what gets evaluated.
@@ -320,112 +343,7 @@ class WeightAverage:
                 average.copy_(current)
 
 
-def train_one_epoch(model, x, y, optimizer, *, batch_size, generator, augment=None,
-                    batch_scheduler=None, label_smoothing=0.0, epoch=1, progress=True,
-                    average: WeightAverage | None = None):
-    """One pass over ``(x, y)`` in a new shuffled order; returns ``(mean loss, accuracy %)``.
-
-    For ``Copies`` of K networks pass K generators: copy k is shuffled and augmented by
-    generator k exactly as a network trained alone with it, and loss and accuracy come back as
-    lists, one per copy. ``average``, if given, is updated after every optimizer step. Loss and
-    accuracy are summed on the device and read once per progress update, so a GPU is not
-    stopped after every batch. A NaN/inf loss raises ``TrainingDiverged``.
-    """
-    generators = generator if isinstance(generator, (list, tuple)) else [generator]
-    copies = len(generators)
-    model.train()
-    steps = math.ceil(len(x) / batch_size)
-    bar = tqdm(total=steps, desc=f"epoch {epoch:2d}", disable=not progress, leave=True,
-               mininterval=10, ascii=True, dynamic_ncols=False, ncols=100, file=sys.stdout)
-    losses = torch.zeros(steps, copies, device=x.device)
-    correct = torch.zeros(copies, device=x.device, dtype=torch.long)
-    seen = 0
-    batches = zip(*(iterate_batches(x, y, batch_size, g) for g in generators))
-    for i, parts in enumerate(batches):
-        if augment is not None:
-            parts = [(augment_batch(xb, augment, g), yb) for (xb, yb), g in zip(parts, generators)]
-        xb = torch.cat([xb for xb, _ in parts], 1)  # copy k's images in channel k
-        yb = torch.stack([yb for _, yb in parts], 1)
-        logits = model(xb).view(len(yb), copies, -1)
-        loss = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none",
-                               label_smoothing=label_smoothing).view(-1, copies).mean(0)
-        optimizer.zero_grad(set_to_none=True)
-        loss.sum().backward()  # copy k's weights get the gradient of copy k's loss alone
-        optimizer.step()
-        if batch_scheduler is not None:
-            batch_scheduler.step()
-        if average is not None:
-            average.update()
-        losses[i] = loss.detach() * len(yb)
-        correct += (logits.argmax(-1) == yb).sum(0)
-        seen += len(yb)
-        if progress and (bar.update(1) or i + 1 == steps):
-            bar.set_postfix_str(f"loss={losses[:i + 1].sum().item() / seen / copies:.4f} "
-                                f"acc={100 * correct.sum().item() / seen / copies:.2f}%",
-                                refresh=False)
-    bar.close()
-    bad = (~torch.isfinite(losses)).nonzero()
-    if len(bad):
-        batch, k = bad[0].tolist()
-        raise TrainingDiverged(
-            f"loss became {losses[batch, k].item()} in epoch {epoch}, batch {batch + 1} of {steps}"
-            f"{f' (copy {k + 1})' if copies > 1 else ''}: lower the learning rate or check the"
-            " model's last layer.")
-    # Accuracy from exact counts in Python floats: a float32 99.4 reads as 99.399998.
-    loss, acc = (losses.sum(0) / seen).tolist(), [100.0 * c / seen for c in correct.tolist()]
-    return (loss, acc) if isinstance(generator, (list, tuple)) else (loss[0], acc[0])
-
-
-@torch.no_grad()
-def evaluate(model, x, y, batch_size: int = 2048, return_predictions: bool = False):
-    """Mean loss and accuracy % on ``(x, y)`` in eval mode (and the predictions, if asked).
-    For ``Copies``, lists with one value per copy; every copy sees the same images."""
-    model.eval()
-    copies = model.count if isinstance(model, Copies) else 1
-    loss = torch.zeros(copies, device=x.device)
-    preds = []
-    for xb, yb in iterate_batches(x, y, batch_size):
-        logits = model(xb.expand(-1, copies, -1, -1)).view(len(yb), copies, -1)
-        loss += F.cross_entropy(logits.flatten(0, 1), yb.repeat_interleave(copies),
-                                reduction="none").view(-1, copies).sum(0)
-        preds.append(logits.argmax(-1))
-    preds = torch.cat(preds)
-    losses = (loss / len(x)).tolist()
-    accs = [100.0 * c / len(x) for c in (preds == y[:, None]).sum(0).tolist()]
-    if not isinstance(model, Copies):
-        losses, accs, preds = losses[0], accs[0], preds[:, 0]
-    return (losses, accs, preds) if return_predictions else (losses, accs)
-
-
-def recompute_batchnorm_stats(model, x, images: int = 10_000, batch_size: int = 1000):
-    """Replace every BatchNorm's running mean/variance by plain averages over the first
-    ``images`` of ``x`` (clean training images, dropout off) ("precise BN").
-
-    During training the running averages follow augmented, dropout-noised batches and weight
-    the last few most, so the statistics the network is tested with drift from epoch to epoch.
-    Training itself never reads them (it normalizes with batch statistics), so this changes
-    only what evaluation sees. For ``Copies`` every copy sees the same images."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [m.momentum for m in norms]
-    modes = {m: m.training for m in model.modules()}
-    model.train()
-    for m in model.modules():
-        if isinstance(m, nn.modules.dropout._DropoutNd):
-            m.eval()
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the batches below
-    copies = model.count if isinstance(model, Copies) else 1
-    with torch.no_grad():
-        for start in range(0, min(images, len(x)), batch_size):
-            model(x[start:start + batch_size].expand(-1, copies, -1, -1))
-    for m, momentum in zip(norms, momenta):
-        m.momentum = momentum
-    for m, training in modes.items():
-        m.train(training)
-
-
-# --------------------------------------------------------------------------- a whole run
+# --------------------------------------------------------------------------- one seed's run
 @dataclass
 class Recipe:
     """Everything that defines how one step is trained; ``steps.py`` holds one per step."""
@@ -447,162 +365,86 @@ class Recipe:
     seeds: tuple[int, ...] = (1,)
 
     def model_class(self) -> str:
-        return self.model.__name__
+        """The network's name in results files: its class, or its builder and arguments."""
+        return _describe(self.model)
+
+    def augment_in(self, epoch: int, epochs: int) -> Augment | None:
+        """The augmentation of ``epoch`` of ``epochs``: none in the last ``clean_last_epochs``."""
+        return self.augment if epoch <= epochs - self.clean_last_epochs else None
+
+    def optimizer_and_scheduler(self, net: nn.Module, train_size: int, epochs: int):
+        optimizer = self.optimizer(net.parameters())
+        steps_per_epoch = math.ceil(train_size / self.batch_size)
+        scheduler = self.scheduler(optimizer, steps_per_epoch, epochs) if self.scheduler else None
+        return optimizer, scheduler
 
 
-def seeded_copies(recipe: Recipe, seeds, device) -> tuple[Copies, list[torch.Generator]]:
-    """``Copies`` of ``recipe.model``, copy k initialized from ``seeds[k]``, and the generators
-    (one per seed) that shuffle and augment each copy's data."""
-    generators, models = [], []
-    for seed in seeds:
-        generators.append(seed_everything(seed))
-        models.append(recipe.model())
-    return Copies(models).to(device), generators
+def _describe(build) -> str:
+    if isinstance(build, functools.partial):
+        args = [_describe(a) for a in build.args]
+        args += [f"{k}={_describe(v)}" for k, v in build.keywords.items()]
+        return f"{_describe(build.func)}({', '.join(args)})"
+    return getattr(build, "__name__", repr(build))
 
 
-def fit(recipe: Recipe, data, seeds, *, epochs: int | None = None, device=None,
-        progress: bool = True, log: Callable[[str], None] | None = print,
-        after_epoch: Callable[[Copies, int], None] | None = None, eval_name: str = "test"):
-    """Train one fresh model of ``recipe`` per seed, all at once as ``Copies``; return
-    ``(models, runs)``, one standalone model and one run per seed.
+def eval_name(eval_set: str) -> str:
+    """How runs name the set they are measured on: ``test``, or ``val`` for the validation
+    split (``val_acc``, never ``test_acc``, holds a validation accuracy)."""
+    return {"test": "test", "validation": "val"}[eval_set]
 
-    Copy k is initialized, shuffled and augmented from seed k exactly as a run of that seed
-    alone; only the dropout masks (drawn for all copies together) and the order of
-    floating-point sums differ. ``run`` holds the per-epoch history in the results-JSON layout;
-    its ``wall_s`` is the seed's share of the shared time. The test set is only measured,
-    never used to choose anything. With ``recipe.average_decay`` the network measured (and
-    returned) is the moving average of the trained weights, not the trained network itself.
-    ``after_epoch(net, epoch)``, if given, sees the measured packed network after each epoch's
-    evaluation (``benchmarks/precise_bn.py`` measures it twice).
-    ``eval_name`` labels the measured set in the log lines ("val" for a validation split).
+
+def new_run(seed: int, eval_set: str = "test") -> dict:
+    """An empty per-epoch history, in the layout of a results file's ``runs``."""
+    measured = eval_name(eval_set)
+    return {"seed": seed, "train_loss": [], "train_acc": [], f"{measured}_loss": [],
+            f"{measured}_acc": [], "lr": []}
+
+
+def record_epoch(run: dict, lr: float, train, measured, log=print) -> None:
+    """Append one epoch's learning rate, training and measured (loss, accuracy) to ``run``."""
+    name = next(key for key in run if key.endswith("_loss") and key != "train_loss")[:-5]
+    run["lr"].append(lr)
+    for key, value in zip(("train_loss", "train_acc", f"{name}_loss", f"{name}_acc"),
+                          (*train, *measured)):
+        run[key].append(round(value, 6))
+    if log:
+        log(f"seed {run['seed']} epoch {len(run['lr']):2d}: train loss {train[0]:.4f} acc "
+            f"{train[1]:.2f}% | {name} loss {measured[0]:.4f} acc {measured[1]:.2f}%")
+
+
+def fit(recipe: Recipe, data, seed: int, *, epochs: int | None = None, eval_set: str = "test",
+        progress: bool = True, log: Callable[[str], None] | None = print):
+    """Train one fresh network of ``recipe`` from ``seed``; return ``(network, run)``: the
+    network that was measured and its per-epoch history.
+
+    ``data`` is ``load_mnist``'s ``(train_x, train_y, test_x, test_y)``; ``eval_set`` says what
+    its last two hold (``"validation"`` for the held-out split). The seed fixes the initial
+    weights, the batch order and the augmentation, so the same seed repeats the same run. The
+    measured set is only measured, never used to choose anything.
     """
     train_x, train_y, test_x, test_y = data
-    device = device or train_x.device
     epochs = epochs or recipe.epochs
-    net, generators = seeded_copies(recipe, seeds, device)
-    optimizer = recipe.optimizer(net.parameters())
-    steps_per_epoch = math.ceil(len(train_x) / recipe.batch_size)
-    scheduler = recipe.scheduler(optimizer, steps_per_epoch, epochs) if recipe.scheduler else None
-    runs = [{"seed": seed, "train_loss": [], "train_acc": [], "test_loss": [], "test_acc": [],
-             "lr": []} for seed in seeds]
+    generator = seed_everything(seed)
+    net = recipe.model().to(train_x.device)
+    optimizer, scheduler = recipe.optimizer_and_scheduler(net, len(train_x), epochs)
     average = WeightAverage(net, recipe.average_decay) if recipe.average_decay else None
-    evaluated = average.net if average else net
+    measured = average.net if average else net
+    run = new_run(seed, eval_set)
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
         train = train_one_epoch(
-            net, train_x, train_y, optimizer, batch_size=recipe.batch_size,
-            generator=generators, epoch=epoch, progress=progress, average=average,
-            augment=recipe.augment if epoch <= epochs - recipe.clean_last_epochs else None,
-            label_smoothing=recipe.label_smoothing,
-            batch_scheduler=scheduler if recipe.scheduler_per_batch else None)
+            net, train_x, train_y, optimizer, batch_size=recipe.batch_size, generator=generator,
+            augment=recipe.augment_in(epoch, epochs), label_smoothing=recipe.label_smoothing,
+            batch_scheduler=scheduler if recipe.scheduler_per_batch else None, average=average,
+            epoch=epoch, progress=progress)
         if scheduler is not None and not recipe.scheduler_per_batch:
             scheduler.step()
         if recipe.bn_stats_images:
-            recompute_batchnorm_stats(evaluated, train_x, recipe.bn_stats_images)
-        test = evaluate(evaluated, test_x, test_y)
-        for k, run in enumerate(runs):
-            run["lr"].append(lr)
-            for key, value in zip(("train_loss", "train_acc", "test_loss", "test_acc"),
-                                  (train[0][k], train[1][k], test[0][k], test[1][k])):
-                run[key].append(round(value, 6))
-            if log:
-                log(f"seed {run['seed']} epoch {epoch:2d}: train loss {run['train_loss'][-1]:.4f}"
-                    f" acc {run['train_acc'][-1]:.2f}% | {eval_name} loss "
-                    f"{run['test_loss'][-1]:.4f} acc {run['test_acc'][-1]:.2f}%")
-        if after_epoch:
-            after_epoch(evaluated, epoch)
-    wall = time.perf_counter() - start
-    for run in runs:
-        run["wall_s"] = round(wall / len(runs), 2)
-    return [evaluated.copy(k, recipe.model()) for k in range(len(seeds))], runs
-
-
-# (recipe, data, epochs, eval_name): what forked workers inherit, never pickled
-_SIDE_BY_SIDE = None
-
-
-def _fit_alone(seed):
-    torch.set_num_threads(1)
-    recipe, data, epochs, eval_name = _SIDE_BY_SIDE
-    lines = []
-    (model,), (run,) = fit(recipe, data, [seed], epochs=epochs, progress=False, log=lines.append,
-                           eval_name=eval_name)
-    return model.state_dict(), run, lines
-
-
-def fit_side_by_side(recipe: Recipe, data, seeds, workers: int, *, epochs: int | None = None,
-                     log: Callable[[str], None] | None = print, eval_name: str = "test"):
-    """CPU only: train each seed alone, ``workers`` seeds at a time in forked processes of one
-    thread each; return ``(models, runs)`` as ``fit``. On this 2-core CPU it was the fastest way
-    for step 5 and slower than one seed after another for step 6
-    (``benchmarks/seeds_at_once.py``; README, "Many seeds at once"). Each run is the run
-    of its seed alone; its ``wall_s`` is its share of the elapsed time. Logs print as seeds
-    finish."""
-    global _SIDE_BY_SIDE
-    if data[0].device.type != "cpu":
-        raise ValueError("workers > 1 is for a CPU (forked processes cannot share a GPU): "
-                         "train the seeds at once there instead (at_once=True)")
-    _SIDE_BY_SIDE = (recipe, data, epochs, eval_name)
-    start = time.perf_counter()
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            finished = pool.map(_fit_alone, seeds, chunksize=1)
-    finally:
-        _SIDE_BY_SIDE = None
-    wall = time.perf_counter() - start
-    models, runs = [], []
-    for state, run, lines in finished:
-        for line in lines if log else []:
-            log(line)
-        models.append(recipe.model())
-        models[-1].load_state_dict(state)
-        runs.append(run | {"wall_s": round(wall / len(seeds), 2)})
-    return models, runs
-
-
-def run_recipe(recipe: Recipe, seeds=None, *, epochs=None, out=None, device=None, data=None,
-               validation=False, at_once=True, workers=1, progress=True, log=print):
-    """Train ``recipe`` once per seed, write its results JSON, return ``(results, last model,
-    data)``. This is what a notebook and ``train.py`` both call. ``data`` reuses tensors from
-    ``load_mnist``; with ``validation=True`` the run is measured on held-out training images
-    (for design searches) instead of the test set. The seeds train all at once (``Copies``);
-    ``at_once=False`` trains them one after another, for comparison or to save memory, and
-    with ``workers > 1`` (CPU) that many side by side (``fit_side_by_side``)."""
-    if workers > 1 and at_once:
-        raise ValueError("workers > 1 trains each seed alone, side by side: pass at_once=False")
-    quick = is_quick()
-    device = get_device(device) if not isinstance(device, torch.device) else device
-    seeds = list(seeds or recipe.seeds)
-    if quick:
-        seeds = seeds[:QUICK_SEEDS]
-        epochs = min(epochs or recipe.epochs, QUICK_EPOCHS)
-    epochs = epochs or recipe.epochs
-    out = output_dir(out)
-    if data is None:
-        data = load_mnist(device, validation=validation)
-    eval_name = "val" if validation else "test"
-    results = {
-        "step": recipe.step, "title": recipe.title, "role": recipe.role,
-        "model_class": recipe.model_class(), "params": count_parameters(recipe.model()),
-        "mode": "quick" if quick else "full", "epochs": epochs,
-        "batch_size": recipe.batch_size, "train_size": len(data[0]), "test_size": len(data[2]),
-        "eval_set": "validation" if validation else "test",
-        "device": device_name(device), "torch_version": torch.__version__,
-        "seeds_at_once": len(seeds) if at_once else 1, "workers": workers,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "runs": [],
-    }
-    if workers > 1:
-        models, results["runs"] = fit_side_by_side(recipe, data, seeds, workers, epochs=epochs,
-                                                   log=log, eval_name=eval_name)
-    else:
-        for group in [seeds] if at_once else [[seed] for seed in seeds]:
-            models, runs = fit(recipe, data, group, epochs=epochs, device=device,
-                               progress=progress, log=log, eval_name=eval_name)
-            results["runs"] += runs
-    write_results(results, results_path(recipe.step, out))
-    return results, models[-1], data
+            recompute_batchnorm_stats(measured, train_x, recipe.bn_stats_images)
+        record_epoch(run, lr, train, evaluate(measured, test_x, test_y), log)
+    run["wall_s"] = round(time.perf_counter() - start, 2)
+    return measured, run
 
 
 def seed_list(text: str) -> list[int]:
@@ -612,36 +454,6 @@ def seed_list(text: str) -> list[int]:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def summarize_runs(results: dict, last: int = 4) -> dict:
-    """Per-seed best and worst-of-last-``last`` test accuracy, and their spread over seeds."""
-    best = [max(r["test_acc"]) for r in results["runs"]]
-    last_min = [min(r["test_acc"][-last:]) for r in results["runs"]]
-    return {
-        "seeds": [r["seed"] for r in results["runs"]],
-        "best": best, "last_min": last_min,
-        "best_mean": float(np.mean(best)), "best_std": float(np.std(best)),
-        "last_min_mean": float(np.mean(last_min)), "last_min_std": float(np.std(last_min)),
-        "worst_last_min": min(last_min),
-    }
-
-
-def format_results(results: dict, last: int = 4) -> str:
-    """The Results table of a notebook: one row per seed, then mean +- std over seeds."""
-    s = summarize_runs(results, last)
-    lines = [f"step {results['step']} ({results['model_class']}, {results['params']:,} params), "
-             f"{results['mode']} mode, {results['epochs']} epochs, {results['eval_set']} set",
-             f"{'seed':>4} {'best %':>7} {'epoch':>5} {f'last {last} %':>14} {'wall s':>7}"]
-    for run, best, low in zip(results["runs"], s["best"], s["last_min"]):
-        tail = run["test_acc"][-last:]
-        lines.append(f"{run['seed']:>4} {best:>7.2f} {run['test_acc'].index(best) + 1:>5} "
-                     f"{min(tail):>6.2f}-{max(tail):<7.2f} {run['wall_s']:>7.1f}")
-    if len(results["runs"]) > 1:
-        lines.append(f"mean {s['best_mean']:>7.2f} +- {s['best_std']:.2f}   lowest of last {last}: "
-                     f"{s['last_min_mean']:.2f} +- {s['last_min_std']:.2f}, worst seed "
-                     f"{s['worst_last_min']:.2f}")
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- teaching aids
@@ -724,14 +536,15 @@ def _save(fig, path: Path):
 
 
 def plot_history(results: dict, path: Path):
-    """Train/test loss and accuracy per epoch, one line per seed."""
+    """Training and test (or validation) loss and accuracy per epoch, one line per seed."""
     plt = _pyplot()
+    measured = eval_name(results["eval_set"])
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for run in results["runs"]:
-        epochs = range(1, len(run["test_acc"]) + 1)
+        epochs = range(1, len(run["train_loss"]) + 1)
         for ax, key in zip(axes, ("loss", "acc")):
             ax.plot(epochs, run[f"train_{key}"], "--", alpha=0.7, label=f"train s{run['seed']}")
-            ax.plot(epochs, run[f"test_{key}"], "-", label=f"test s{run['seed']}")
+            ax.plot(epochs, run[f"{measured}_{key}"], "-", label=f"{measured} s{run['seed']}")
     axes[0].set(title="loss", xlabel="epoch", yscale="log")
     axes[1].set(title="accuracy (%)", xlabel="epoch")
     if results.get("role") in ("final", "frontier"):
@@ -794,108 +607,3 @@ def plot_confusion(y, preds, path: Path):
     ax.set(xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10),
            title="confusion matrix (colour: errors only)")
     return _save(fig, path)
-
-
-def save_step_plots(results: dict, model, test_x, test_y, out: Path) -> dict:
-    """The per-step figures: curves for every seed, and the last model's errors."""
-    step = results["step"]
-    _, _, preds = evaluate(model, test_x, test_y, return_predictions=True)
-    return {
-        "curves": plot_history(results, plot_path(step, "curves", out)),
-        "misclassified": plot_misclassified(test_x, test_y, preds,
-                                            plot_path(step, "misclassified", out)),
-        "confusion": plot_confusion(test_y, preds, plot_path(step, "confusion", out)),
-    }
-
-
-# --------------------------------------------------------------------------- results I/O
-def output_dir(out=None) -> Path:
-    """Where a run writes: ``out``, else ``Data/`` for full runs and a fresh temporary folder
-    in quick mode. Quick runs are refused inside ``Data/`` and ``notebooks/``, so a test can
-    never overwrite the recorded results."""
-    if out is None:
-        out = tempfile.mkdtemp(prefix="mnist_quick_") if is_quick() else REPO_ROOT / "Data"
-    out = Path(out).expanduser().resolve()
-    if is_quick():
-        for protected in (REPO_ROOT / "Data", REPO_ROOT / "notebooks"):
-            if out == protected or protected in out.parents:
-                raise ProtectedOutputError(
-                    f"quick mode ({QUICK_ENV}=1) must not write into {protected}: give another "
-                    f"--out folder or unset {QUICK_ENV}.")
-    return out
-
-
-def results_path(step: int, out: Path) -> Path:
-    return Path(out) / "results" / f"step{step}.json"
-
-
-def plot_path(step: int, name: str, out: Path) -> Path:
-    return Path(out) / "plots" / f"step{step}_{name}.png"
-
-
-def write_results(results: dict, path: Path) -> Path:
-    """Write JSON atomically: a temp file in the same folder, then rename, so a crash never
-    leaves a half-written results file in place of a good one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(results, f, indent=1)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates it private; results are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-REQUIRED_KEYS = ("step", "title", "role", "model_class", "params", "mode", "epochs",
-                 "batch_size", "train_size", "test_size", "eval_set", "device", "torch_version",
-                 "created", "runs")
-RUN_KEYS = ("seed", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "wall_s")
-
-
-def read_results(path: Path) -> dict:
-    """Load a results JSON and check its schema; errors name the file and what is missing."""
-    path = Path(path)
-    try:
-        results = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path} does not exist: run `python src/train.py --step N` "
-                                f"(full mode) to create it.") from None
-    except json.JSONDecodeError as e:
-        message = f"{path} is not valid JSON ({e}); re-create it with src/train.py."
-        raise ValueError(message) from None
-    missing = [k for k in REQUIRED_KEYS if k not in results]
-    missing += [f"runs[{i}].{k}" for i, r in enumerate(results.get("runs", [])) for k in RUN_KEYS
-                if k not in r]
-    if missing:
-        raise ValueError(f"{path} lacks {', '.join(missing)}; re-create it with src/train.py.")
-    return results
-
-
-def results_table_markdown(results_dir: Path | None = None, last: int = 4) -> str:
-    """The README's results table, built from every ``step<N>.json`` in ``results_dir``."""
-    results_dir = Path(results_dir or REPO_ROOT / "Data" / "results")
-    paths = sorted(results_dir.glob("step*.json"), key=lambda p: int(p.stem[4:]))
-    rows = ["| Step | Model | Params | Epochs | Seeds | Best test acc % | "
-            f"Lowest of last {last} epochs % | Train time per seed |",
-            "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for path in paths:
-        r = read_results(path)
-        s = summarize_runs(r, last)
-        if len(s["seeds"]) > 1:
-            best = f"{s['best_mean']:.2f} ± {s['best_std']:.2f}"
-            low = (f"{s['last_min_mean']:.2f} ± {s['last_min_std']:.2f} "
-                   f"(worst {s['worst_last_min']:.2f})")
-        else:
-            best, low = f"{s['best'][0]:.2f}", f"{s['last_min'][0]:.2f}"
-        minutes = np.mean([run["wall_s"] for run in r["runs"]]) / 60
-        rows.append(f"| {r['step']}. {r['title']} | `{r['model_class']}` | {r['params']:,} | "
-                    f"{r['epochs']} | {len(s['seeds'])} | {best} | {low} | "
-                    f"{minutes:.1f} min ({r['device']}) |")
-    return "\n".join(rows)

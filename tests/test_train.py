@@ -3,6 +3,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+import records
+import train
 import utils
 
 TRAIN = [sys.executable, str(utils.REPO_ROOT / "src" / "train.py")]
@@ -20,16 +24,20 @@ def snapshot(folder):
 def test_help_explains_every_flag():
     result = run_train("--help")
     assert result.returncode == 0
-    for flag in ("--step", "--seed", "--seeds", "--epochs", "--out", "--device", "--one-at-a-time",
-                 "MNIST_DATA_DIR", "MNIST_QUICK"):
-        assert flag in result.stdout
+    flags = [(flag, action.help) for action in train.build_parser()._actions
+             for flag in action.option_strings]
+    assert len(flags) >= 12  # -h/--help and the 10 options, at least
+    for flag, explanation in flags:
+        assert flag in result.stdout and explanation, flag
+    for variable in ("MNIST_DATA_DIR", "MNIST_QUICK", "MNIST_DEVICE"):
+        assert variable in result.stdout
 
 
 def test_quick_run_writes_schema_and_leaves_data_untouched(tmp_path):
     before = snapshot(utils.REPO_ROOT / "Data")
     result = run_train("--step", "1", "--seed", "1", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    results = utils.read_results(tmp_path / "results" / "step1.json")
+    results = records.read_results(tmp_path / "results" / "step1.json")
     assert results["mode"] == "quick" and results["step"] == 1 and results["role"] == "baseline"
     assert results["model_class"] == "Step1Net" and results["params"] > 6_000_000
     assert results["train_size"] == utils.QUICK_TRAIN_SIZE and results["epochs"] == 1
@@ -46,7 +54,7 @@ def test_quick_run_defaults_to_a_temporary_folder():
     assert result.returncode == 0, result.stderr
     path = result.stdout.strip().splitlines()[-1].removeprefix("results: ")
     assert "seed 3 epoch  1:" in result.stdout
-    assert utils.read_results(path)["runs"][0]["seed"] == 3
+    assert records.read_results(path)["runs"][0]["seed"] == 3
     assert not path.startswith(str(utils.REPO_ROOT))
     assert (snapshot(utils.REPO_ROOT / "Data"), snapshot(utils.REPO_ROOT / "notebooks")) == before
 
@@ -77,3 +85,19 @@ def test_truncated_file_is_named_by_the_runner(tmp_path):
                        env={utils.DATA_ENV: str(tmp_path)})
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "train-images-idx3-ubyte is damaged: 1000 bytes" in result.stderr
+
+
+@pytest.mark.parametrize("mode", ["1", "0"], ids=["quick", "full"])
+def test_bad_arguments_exit_2_with_one_line_and_write_nothing(tmp_path, mode):
+    """Refused before anything is trained or written, in full mode too (where the default
+    output folder holds the recorded results)."""
+    before = snapshot(utils.REPO_ROOT / "Data"), snapshot(utils.REPO_ROOT / "runs")
+    for args in (["--epochs", "-1"], ["--epochs", "0", "--out", str(tmp_path / "x")],
+                 ["--how", "side-by-side", "--workers", "1"]):
+        result = run_train("--step", "2", *args, env={utils.QUICK_ENV: mode})
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "--epochs must be at least 1, not -1" in run_train(
+        "--step", "2", "--epochs", "-1", env={utils.QUICK_ENV: mode}).stderr
+    assert not (tmp_path / "x").exists()
+    assert (snapshot(utils.REPO_ROOT / "Data"), snapshot(utils.REPO_ROOT / "runs")) == before

@@ -1,0 +1,214 @@
+"""Results files: where a run writes, the schema of a results JSON and its atomic write and
+checked read, per-seed summaries, the tables the notebooks and the README print, and a
+fingerprint of a recipe that says whether a recorded run can be repeated.
+
+A results file holds one recipe's runs, one per seed, each with its per-epoch history:
+``train_loss``, ``train_acc``, ``lr``, and the measured set's loss and accuracy under its own
+name, ``test_loss`` / ``test_acc`` or, on the validation split, ``val_loss`` / ``val_acc``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import utils
+from utils import QUICK_ENV, REPO_ROOT, is_quick
+
+
+class ProtectedOutputError(ValueError):
+    """A quick run was pointed at a folder that holds recorded results."""
+
+
+def output_dir(out=None) -> Path:
+    """Where a run writes: ``out``, else ``Data/`` for full runs and a fresh temporary folder
+    in quick mode. Quick runs are refused inside ``Data/`` and ``notebooks/``, so a test can
+    never overwrite the recorded results."""
+    if out is None:
+        out = tempfile.mkdtemp(prefix="mnist_quick_") if is_quick() else REPO_ROOT / "Data"
+    out = Path(out).expanduser().resolve()
+    if is_quick():
+        for protected in (REPO_ROOT / "Data", REPO_ROOT / "notebooks"):
+            if out == protected or protected in out.parents:
+                raise ProtectedOutputError(
+                    f"quick mode ({QUICK_ENV}=1) must not write into {protected}: give another "
+                    f"--out folder or unset {QUICK_ENV}.")
+    return out
+
+
+def results_path(step: int, out: Path) -> Path:
+    return Path(out) / "results" / f"step{step}.json"
+
+
+def plot_path(step: int, name: str, out: Path) -> Path:
+    return Path(out) / "plots" / f"step{step}_{name}.png"
+
+
+def write_results(results: dict, path: Path) -> Path:
+    """Write JSON atomically: a temp file in the same folder, then rename, so a crash never
+    leaves a half-written results file in place of a good one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(results, f, indent=1)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates it private; results are for everyone to read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+REQUIRED_KEYS = ("step", "title", "role", "model_class", "params", "mode", "epochs",
+                 "batch_size", "train_size", "test_size", "eval_set", "device", "torch_version",
+                 "created", "runs")
+
+
+def run_keys(eval_set: str) -> tuple[str, ...]:
+    """The keys of each run in a results file measured on ``eval_set``."""
+    measured = utils.eval_name(eval_set)
+    return ("seed", "train_loss", "train_acc", f"{measured}_loss", f"{measured}_acc", "lr",
+            "wall_s")
+
+
+def read_results(path: Path) -> dict:
+    """Load a results JSON and check its schema; errors name the file and what is missing."""
+    path = Path(path)
+    try:
+        results = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist: run `python src/train.py --step N` "
+                                f"(full mode) to create it.") from None
+    except json.JSONDecodeError as e:
+        message = f"{path} is not valid JSON ({e}); re-create it with src/train.py."
+        raise ValueError(message) from None
+    missing = [k for k in REQUIRED_KEYS if k not in results]
+    if results.get("eval_set") not in ("test", "validation"):
+        missing.append("eval_set 'test' or 'validation'")
+    else:
+        missing += [f"runs[{i}].{k}" for i, r in enumerate(results["runs"])
+                    for k in run_keys(results["eval_set"]) if k not in r]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}; re-create it with src/train.py.")
+    return results
+
+
+def accuracies(results: dict) -> list[list[float]]:
+    """Per seed, the accuracy of each epoch on the measured set (test or validation)."""
+    key = f"{utils.eval_name(results['eval_set'])}_acc"
+    return [run[key] for run in results["runs"]]
+
+
+def results_table_markdown(results_dir: Path | None = None, last: int = 4) -> str:
+    """The README's results table, built from every ``step<N>.json`` in ``results_dir``."""
+    results_dir = Path(results_dir or REPO_ROOT / "Data" / "results")
+    paths = sorted(results_dir.glob("step*.json"), key=lambda p: int(p.stem[4:]))
+    rows = ["| Step | Model | Params | Epochs | Seeds | Best test acc % | "
+            f"Lowest of last {last} epochs % | Train time per seed |",
+            "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for path in paths:
+        r = read_results(path)
+        s = summarize_runs(r, last)
+        if len(s["seeds"]) > 1:
+            best = f"{s['best_mean']:.2f} ± {s['best_std']:.2f}"
+            low = (f"{s['last_min_mean']:.2f} ± {s['last_min_std']:.2f} "
+                   f"(worst {s['worst_last_min']:.2f})")
+        else:
+            best, low = f"{s['best'][0]:.2f}", f"{s['last_min'][0]:.2f}"
+        minutes = np.mean([run["wall_s"] for run in r["runs"]]) / 60
+        rows.append(f"| {r['step']}. {r['title']} | `{r['model_class']}` | {r['params']:,} | "
+                    f"{r['epochs']} | {len(s['seeds'])} | {best} | {low} | "
+                    f"{minutes:.1f} min ({r['device']}) |")
+    return "\n".join(rows)
+
+
+def summarize_runs(results: dict, last: int = 4) -> dict:
+    """Per-seed best and worst-of-last-``last`` accuracy on the measured set, and their
+    spread over seeds."""
+    best = [max(acc) for acc in accuracies(results)]
+    last_min = [min(acc[-last:]) for acc in accuracies(results)]
+    return {
+        "seeds": [r["seed"] for r in results["runs"]],
+        "best": best, "last_min": last_min,
+        "best_mean": float(np.mean(best)), "best_std": float(np.std(best)),
+        "last_min_mean": float(np.mean(last_min)), "last_min_std": float(np.std(last_min)),
+        "worst_last_min": min(last_min),
+    }
+
+
+def format_results(results: dict, last: int = 4) -> str:
+    """The Results table of a notebook: one row per seed, then mean +- std over seeds."""
+    s = summarize_runs(results, last)
+    lines = [f"step {results['step']} ({results['model_class']}, {results['params']:,} params), "
+             f"{results['mode']} mode, {results['epochs']} epochs, {results['eval_set']} set",
+             f"{'seed':>4} {'best %':>7} {'epoch':>5} {f'last {last} %':>14} {'wall s':>7}"]
+    for run, acc, best in zip(results["runs"], accuracies(results), s["best"]):
+        tail = acc[-last:]
+        lines.append(f"{run['seed']:>4} {best:>7.2f} {acc.index(best) + 1:>5} "
+                     f"{min(tail):>6.2f}-{max(tail):<7.2f} {run['wall_s']:>7.1f}")
+    if len(results["runs"]) > 1:
+        lines.append(f"mean {s['best_mean']:>7.2f} +- {s['best_std']:.2f}   lowest of last {last}: "
+                     f"{s['last_min_mean']:.2f} +- {s['last_min_std']:.2f}, worst seed "
+                     f"{s['worst_last_min']:.2f}")
+    return "\n".join(lines)
+
+
+def save_step_plots(results: dict, model, test_x, test_y, out: Path) -> dict:
+    """The per-step figures: curves for every seed, and the last model's errors."""
+    step = results["step"]
+    _, _, preds = utils.evaluate(model, test_x, test_y, return_predictions=True)
+    return {
+        "curves": utils.plot_history(results, plot_path(step, "curves", out)),
+        "misclassified": utils.plot_misclassified(test_x, test_y, preds,
+                                            plot_path(step, "misclassified", out)),
+        "confusion": utils.plot_confusion(test_y, preds, plot_path(step, "confusion", out)),
+    }
+
+
+def recipe_traits(recipe, seed: int = 1, train_size: int = 60_000) -> dict:
+    """What makes a recipe's run repeat, trait by trait: the network (its initial weights for
+    ``seed`` and its layers), the optimizer's settings, the learning rate at every step, and
+    the recipe's other fields. Two recipes with the same traits train the same run."""
+    with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
+        torch.manual_seed(seed)
+        net = recipe.model()
+    weights = hashlib.sha256()
+    for name, tensor in net.state_dict().items():
+        weights.update(name.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
+    weights.update(repr([m for m in net.modules() if not list(m.children())]).encode())
+    optimizer = recipe.optimizer(net.parameters())
+    steps = math.ceil(train_size / recipe.batch_size)
+    lrs = []
+    if recipe.scheduler:
+        scheduler = recipe.scheduler(optimizer, steps, recipe.epochs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # stepping the scheduler without training
+            for _ in range(steps * recipe.epochs if recipe.scheduler_per_batch else recipe.epochs):
+                lrs.append(round(optimizer.param_groups[0]["lr"], 12))
+                scheduler.step()
+    return {"model": weights.hexdigest()[:16],
+            "optimizer": f"{type(optimizer).__name__} {sorted(optimizer.defaults.items())}",
+            "scheduler": hashlib.sha256(repr(lrs).encode()).hexdigest()[:16],
+            "augment": repr(recipe.augment),
+            **{name: getattr(recipe, name) for name in (
+                "step", "epochs", "batch_size", "scheduler_per_batch", "clean_last_epochs",
+                "label_smoothing", "bn_stats_images", "average_decay")}}
+
+
+def recipe_fingerprint(recipe) -> str:
+    """A short hash of ``recipe_traits``: recorded in every results file, so a test can tell
+    when the code no longer trains what a record measured."""
+    traits = json.dumps(recipe_traits(recipe), sort_keys=True, default=str)
+    return hashlib.sha256(traits.encode()).hexdigest()[:16]

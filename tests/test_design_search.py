@@ -1,0 +1,133 @@
+"""The design searches: each candidate changes one thing in its parent and nothing else, every
+recorded candidate can still be re-run to its record (its recipe fingerprint), and a candidate
+is measured on the test set once, only after enough validation seeds."""
+import dataclasses
+import sys
+
+import pytest
+
+import design_search
+import records
+import seeds as many_seeds
+import utils
+
+RESULTS = utils.REPO_ROOT / "Data" / "results"
+TRAITS = ("model", "optimizer", "scheduler", "augment", "step", "epochs", "batch_size",
+          "scheduler_per_batch", "clean_last_epochs", "label_smoothing", "bn_stats_images",
+          "average_decay")
+# A change of batch size or epochs moves the learning rate of every step too.
+SCHEDULE_MOVES_WITH = {"batch_size", "epochs"}
+
+
+@pytest.mark.parametrize("name", [n for n, c in design_search.CANDIDATES.items() if c.parent])
+def test_a_candidate_differs_from_its_parent_in_what_it_names_alone(name):
+    candidate = design_search.CANDIDATES[name]
+    parent = design_search.CANDIDATES[candidate.parent]
+    assert list(design_search.CANDIDATES).index(candidate.parent) < \
+        list(design_search.CANDIDATES).index(name)
+    ours, theirs = (records.recipe_traits(c.recipe) for c in (candidate, parent))
+    differs = {trait for trait in TRAITS if ours[trait] != theirs[trait]}
+    named = set(candidate.changed)
+    if named & SCHEDULE_MOVES_WITH:
+        named.add("scheduler")
+    assert differs == named, f"{name} says it changes {sorted(candidate.changed)} in " \
+                             f"{candidate.parent}, but differs in {sorted(differs)}"
+    assert candidate.changed and candidate.change
+
+
+def test_derive_names_exactly_the_fields_it_replaced():
+    before = dict(design_search.CANDIDATES)
+    try:
+        design_search.derive("probe", "f28_clean_last4", "probe", clean_last_epochs=3,
+                             average_decay=0.5)
+        probe = design_search.CANDIDATES["probe"]
+        assert probe.changed == ("clean_last_epochs", "average_decay")
+        assert probe.recipe == dataclasses.replace(
+            design_search.CANDIDATES["f28_clean_last4"].recipe, clean_last_epochs=3,
+            average_decay=0.5)
+    finally:
+        design_search.CANDIDATES.clear()
+        design_search.CANDIDATES.update(before)
+
+
+RECORDED = sorted({(name, path) for name in design_search.CANDIDATES
+                   for folder in (design_search.TUNING, design_search.CANDIDATE_TEST_RECORDS)
+                   for path in [records.results_path(design_search.CANDIDATES[name].recipe.step,
+                                                     folder / name)] if path.exists()})
+
+
+@pytest.mark.parametrize("name, path", RECORDED, ids=[str(p.relative_to(utils.REPO_ROOT))
+                                                      for _, p in RECORDED])
+def test_every_recorded_candidate_still_trains_what_its_record_measured(name, path):
+    """Initial weights, layers, optimizer, every step's learning rate and the other fields: if
+    any changed, re-running the candidate would no longer repeat its record."""
+    recorded = records.read_results(path)
+    recipe = design_search.CANDIDATES[name].recipe
+    assert recorded["recipe_fingerprint"] == records.recipe_fingerprint(recipe), (
+        f"{name}'s recipe no longer trains what {path} recorded: undo the change, or define a "
+        "new candidate for it")
+    assert recorded["params"] == utils.count_parameters(recipe.model())
+
+
+def test_recipes_are_named_by_class_or_builder_never_lambda():
+    for name, candidate in design_search.CANDIDATES.items():
+        assert "<lambda>" not in candidate.recipe.model_class(), name
+    assert design_search.CANDIDATES["f30_clean_5658"].recipe.model_class() == \
+        "separable(16, 24, 36, 3, separable_second=True)"
+
+
+def test_a_candidate_gets_one_test_record_and_only_after_its_validation_seeds(monkeypatch,
+                                                                             tmp_path, capsys):
+    """Measuring a candidate on the test set is the last step of choosing it, never a step of
+    the choice: design_search.py --test refuses a candidate with too few validated seeds or with
+    a test record already (with or without --seeds), and otherwise measures its validated
+    seeds."""
+    needed = design_search.MIN_VALIDATION_SEEDS
+    monkeypatch.setattr(design_search, "TUNING", tmp_path / "tuning")
+    monkeypatch.setattr(design_search, "CANDIDATE_TEST_RECORDS", tmp_path / "candidates")
+    validated = records.read_results(records.results_path(6, RESULTS.parent / "tuning" /
+                                                        "f28_clean_last4"))
+    assert len(validated["runs"]) >= needed
+    few = dict(validated, runs=validated["runs"][:needed - 1])
+    records.write_results(few, records.results_path(6, tmp_path / "tuning" / "f30_clean_5658"))
+    records.write_results(validated, records.results_path(6, tmp_path / "tuning" /
+                                                          "f28_clean_last4"))
+    calls = []
+
+    class Measured(Exception):
+        pass
+
+    def measure(recipe, seeds, **kwargs):
+        calls.append((seeds, kwargs["out"], kwargs["validation"]))
+        raise Measured
+
+    monkeypatch.setattr(many_seeds, "run_recipe", measure)
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["design_search.py", *args, "--test"])
+        design_search.main()
+
+    for name, seeds in (("f29_clean_last6", 0), ("f30_clean_5658", needed - 1)):
+        for chosen in ((), ("--seeds", "1,2")):  # naming the seeds is no way around it
+            with pytest.raises(SystemExit) as refused:
+                run(name, *chosen)
+            assert refused.value.code == 2
+            assert f"{name} has {seeds} validation seeds" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run("f28_clean_last4", "--seeds", "1,99")
+    assert "f28_clean_last4 was validated on seeds" in capsys.readouterr().err
+    with pytest.raises(Measured):
+        run("f28_clean_last4")
+    assert calls == [([r["seed"] for r in validated["runs"]],
+                      tmp_path / "candidates" / "f28_clean_last4", False)]
+    with pytest.raises(Measured):
+        run("f28_clean_last4", "--seeds", "2,1")
+    assert calls[-1][0] == [2, 1]
+    records.write_results(validated, records.results_path(6, tmp_path / "candidates" /
+                                                      "f28_clean_last4"))
+    for chosen in ((), ("--seeds", "1"), ("--seeds", "1,2,3,4,5")):
+        with pytest.raises(SystemExit) as refused:
+            run("f28_clean_last4", *chosen)
+        assert refused.value.code == 2
+        assert "f28_clean_last4 already has a test record" in capsys.readouterr().err
+    assert len(calls) == 2

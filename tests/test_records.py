@@ -1,0 +1,80 @@
+"""Results files: the schema (the measured set named in its own keys), atomic writes, checked
+reads, where runs write, and the recipe fingerprint."""
+import json
+
+import pytest
+
+import records
+import utils
+from steps import RECIPES
+
+
+def _results():
+    return {k: 1 for k in records.REQUIRED_KEYS} | {"eval_set": "test", "runs": [
+        {k: [1.0] for k in records.run_keys("test")} | {"seed": 1}]}
+
+
+def test_results_round_trip(tmp_path):
+    path = records.write_results(_results(), tmp_path / "results" / "step1.json")
+    assert records.read_results(path) == _results()
+    assert [p.name for p in path.parent.iterdir()] == ["step1.json"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    path = records.write_results(_results(), tmp_path / "step1.json")
+    before = path.read_text()
+
+    def broken_dump(obj, f, **kwargs):
+        f.write('{"half":')
+        raise OSError("disk full")
+
+    monkeypatch.setattr(records.json, "dump", broken_dump)
+    with pytest.raises(OSError, match="disk full"):
+        records.write_results({"new": 1}, path)
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["step1.json"]
+
+
+def test_read_results_names_the_file_and_the_missing_keys(tmp_path):
+    bad = tmp_path / "step3.json"
+    bad.write_text(json.dumps({"step": 3}))
+    with pytest.raises(ValueError, match=r"step3\.json lacks title, role"):
+        records.read_results(bad)
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="step3.json is not valid JSON"):
+        records.read_results(bad)
+
+
+def test_quick_mode_refuses_to_write_into_data():
+    with pytest.raises(records.ProtectedOutputError, match="must not write into"):
+        records.output_dir(utils.REPO_ROOT / "Data")
+    assert utils.REPO_ROOT not in records.output_dir().parents
+
+
+
+def test_a_validation_record_names_its_accuracy_val_acc_never_test_acc(tmp_path):
+    validation = _results() | {"eval_set": "validation", "runs": [
+        {k: [99.0] for k in records.run_keys("validation")} | {"seed": 1}]}
+    assert "val_acc" in validation["runs"][0] and "test_acc" not in validation["runs"][0]
+    path = records.write_results(validation, tmp_path / "step5.json")
+    assert records.accuracies(records.read_results(path)) == [[99.0]]
+    mislabeled = _results() | {"eval_set": "validation"}  # test_acc holding validation accuracy
+    records.write_results(mislabeled, path)
+    with pytest.raises(ValueError, match=r"lacks runs\[0\]\.val_loss, runs\[0\]\.val_acc"):
+        records.read_results(path)
+
+
+def test_the_fingerprint_changes_with_anything_that_changes_the_run():
+    base = RECIPES[6]
+    fingerprint = records.recipe_fingerprint(base)
+    assert records.recipe_fingerprint(RECIPES[6]) == fingerprint  # repeatable
+    import dataclasses
+    import torch
+    state = torch.random.get_rng_state()
+    changes = dict(augment=utils.Augment(degrees=9), clean_last_epochs=1, batch_size=64,
+                   average_decay=0.9, bn_stats_images=0, epochs=14, model=RECIPES[5].model,
+                   optimizer=RECIPES[4].optimizer, scheduler=RECIPES[4].scheduler)
+    for field, value in changes.items():
+        assert records.recipe_fingerprint(dataclasses.replace(base, **{field: value})) \
+            != fingerprint, field
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's randomness is kept

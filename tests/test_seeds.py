@@ -1,0 +1,157 @@
+"""Many seeds of one recipe: packed ``Copies``, one after another, side by side. The contract:
+every way trains, seed for seed, what ``utils.fit`` trains for that seed alone."""
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+
+import records
+import seeds
+import utils
+from steps import RECIPES
+from test_utils import randomized
+
+
+def short(recipe, **change):
+    return utils.Recipe(**{**recipe.__dict__, "epochs": 2, **change})
+
+
+# ------------------------------------------------------------------ packed copies
+def test_copies_compute_and_learn_exactly_what_the_separate_networks_do():
+    torch.manual_seed(0)
+    nets = [randomized(RECIPES[6].model()) for _ in range(3)]
+    packed = seeds.Copies([copy.deepcopy(n) for n in nets])
+    x, y = torch.randn(8, 3, 28, 28), torch.randint(0, 10, (8, 3))
+    packed.eval(), [n.eval() for n in nets]
+    for k, net in enumerate(nets):
+        assert torch.allclose(packed(x)[:, k], net(x[:, k:k + 1]), atol=1e-5)
+    sgd = dict(lr=0.1, momentum=0.9, weight_decay=1e-4)
+    optimizers = [torch.optim.SGD(n.parameters(), **sgd) for n in [packed, *nets]]
+    packed.train(), [n.train() for n in nets]
+    for _ in range(3):
+        out = packed(x)
+        losses = [nn.functional.cross_entropy(out[:, k], y[:, k]) for k in range(3)]
+        losses += [nn.functional.cross_entropy(n(x[:, k:k + 1]), y[:, k])
+                   for k, n in enumerate(nets)]
+        for opt in optimizers:
+            opt.zero_grad()
+        sum(losses).backward()
+        for opt in optimizers:
+            opt.step()
+    for k, net in enumerate(nets):  # weights and BatchNorm statistics, copied back out
+        alone, unpacked = net.state_dict(), packed.copy(k, RECIPES[6].model()).state_dict()
+        for key in alone:
+            assert torch.allclose(alone[key].float(), unpacked[key].float(), atol=1e-4), key
+
+
+@pytest.mark.parametrize("precise_bn", [0, 256], ids=["running-bn", "precise-bn"])
+def test_the_packed_loop_learns_what_the_plain_loop_learns(quick_data, precise_bn):
+    """The contract between the two loops: copy k of ``fit_packed`` is ``utils.fit`` of seed k,
+    epoch by epoch (step 6's network has no dropout, the one thing copies draw together): to
+    the last digit for one copy, and up to the order of float sums for several."""
+    data = tuple(t[:512] for t in quick_data)
+    recipe = short(RECIPES[6], bn_stats_images=precise_bn)
+    alone = {seed: utils.fit(recipe, data, seed, progress=False, log=None) for seed in (3, 4)}
+    (net,), (one,) = seeds.fit_packed(recipe, data, [3], progress=False, log=None)
+    assert {k: v for k, v in one.items() if k != "wall_s"} == \
+        {k: v for k, v in alone[3][1].items() if k != "wall_s"}
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(),
+                                                  alone[3][0].state_dict().values()))
+    nets, runs = seeds.fit_packed(recipe, data, [3, 4], progress=False, log=None)
+    for net, run in zip(nets, runs):
+        net_alone, run_alone = alone[run["seed"]]
+        for key in ("train_loss", "train_acc", "test_loss", "test_acc", "lr"):
+            assert run[key] == pytest.approx(run_alone[key], rel=1e-3, abs=0.5), key
+        assert type(net) is RECIPES[6].model
+    assert runs[0]["train_loss"] != runs[1]["train_loss"]
+
+
+def test_packed_accuracies_are_exact_count_ratios(quick_data):
+    """Recorded accuracies are k/n exactly, so 99.40 % reads 99.4, never 99.399998."""
+    x, y = quick_data[2][:1000], quick_data[3][:1000]
+    always_3 = nn.Sequential(nn.Conv2d(1, 10, 28), nn.Flatten())
+    nn.init.zeros_(always_3[0].weight), nn.init.zeros_(always_3[0].bias)
+    always_3[0].bias.data[3] = 1.0
+    expected = 100.0 * (y == 3).sum().item() / len(y)
+    assert utils.evaluate(always_3, x, y)[1] == expected
+    assert seeds.evaluate_packed(seeds.Copies([always_3, always_3]), x, y)[1] == [expected] * 2
+    generators = [torch.Generator().manual_seed(0)] * 2
+    optimizer = torch.optim.SGD(always_3.parameters(), lr=0.0)
+    _, accs = seeds.train_packed_epoch(seeds.Copies([always_3, always_3]), x, y, optimizer,
+                                       batch_size=256, generators=generators, progress=False)
+    assert accs == [expected, expected]
+
+
+def test_copies_refuse_layers_they_cannot_keep_apart():
+    class Dense(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+
+    with pytest.raises(TypeError, match="cannot pack a Linear.*one at a time"):
+        seeds.Copies([Dense(), Dense()])
+
+
+# ------------------------------------------------------------------ side by side (CPU)
+def test_seeds_side_by_side_are_the_seeds_trained_alone(quick_data):
+    data = tuple(t[:512] for t in quick_data)
+    recipe = short(RECIPES[5])  # with dropout and precise BN
+    lines = []
+    nets, runs = seeds.fit_side_by_side(recipe, data, [3, 4, 5], workers=2, log=lines.append)
+    assert [run["seed"] for run in runs] == [3, 4, 5] and len(lines) == 6
+    for net, run in zip(nets, runs):
+        alone_net, alone = utils.fit(recipe, data, run["seed"], progress=False, log=None)
+        for key in ("train_loss", "test_loss"):
+            assert run[key] == pytest.approx(alone[key], rel=1e-3)
+        assert type(net) is recipe.model
+        assert torch.allclose(net.features[0][0].weight, alone_net.features[0][0].weight,
+                              atol=1e-3)  # 1 thread vs 2: float sums differ
+
+
+def test_side_by_side_refuses_a_gpu():
+    on_gpu = tuple(torch.empty(4, device="meta") for _ in range(4))
+    with pytest.raises(ValueError, match="CPU"):
+        seeds.fit_side_by_side(RECIPES[6], on_gpu, [1, 2], workers=2)
+
+
+# ------------------------------------------------------------------ a recipe's record
+def test_the_default_way_is_the_one_measured_fastest_for_the_device():
+    assert seeds.default_how(torch.device("cpu")) == "one-after-another"
+    assert seeds.default_how(torch.device("cuda")) == "packed"
+
+
+@pytest.mark.parametrize("how", seeds.HOW)
+def test_run_recipe_records_how_the_seeds_were_trained(quick_data, tmp_path, how):
+    data = tuple(t[:256] for t in quick_data)
+    results, net, _ = seeds.run_recipe(RECIPES[6], [5, 6], out=tmp_path, data=data, how=how,
+                                       progress=False, log=None)
+    assert results["seeds_ran"] == how
+    assert [r["seed"] for r in results["runs"]] == [5, 6]
+    assert type(net) is RECIPES[6].model  # a standalone network, ready for plots
+    assert results["recipe_fingerprint"] == records.recipe_fingerprint(RECIPES[6])
+    assert records.read_results(records.results_path(6, tmp_path)) == results
+
+
+def test_a_validation_run_never_logs_or_records_its_accuracy_as_test_accuracy(quick_data,
+                                                                              tmp_path):
+    data = tuple(t[:256] for t in quick_data)
+    for validation, label, key in ((True, "| val loss", "val_acc"),
+                                   (False, "| test loss", "test_acc")):
+        lines = []
+        results, _, _ = seeds.run_recipe(RECIPES[6], [5], out=tmp_path, data=data, epochs=1,
+                                         validation=validation, progress=False, log=lines.append)
+        assert results["eval_set"] == ("validation" if validation else "test")
+        assert len(lines) == 1 and label in lines[0]
+        assert key in results["runs"][0] and len(records.accuracies(results)[0]) == 1
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(epochs=0), "--epochs must be at least 1"), (dict(epochs=-1), "at least 1, not -1"),
+    (dict(how="at-once"), "unknown way"), (dict(how="side-by-side", workers=1), "2 workers")])
+def test_bad_arguments_are_refused_before_anything_is_loaded_or_written(tmp_path, monkeypatch,
+                                                                        arguments, message):
+    monkeypatch.setattr(utils, "load_mnist", lambda *a, **k: pytest.fail("loaded data"))
+    with pytest.raises(ValueError, match=message):
+        seeds.run_recipe(RECIPES[2], [1], out=tmp_path, **arguments)
+    assert not any(tmp_path.iterdir())
