@@ -410,7 +410,8 @@ def main():
         recipe = CANDIDATES[name].recipe
         out = (CANDIDATE_TEST_RECORDS if args.test else TUNING) / name
         results, _, _ = many_seeds.run_recipe(
-            recipe, seeds[name], out=out, validation=not args.test, how=args.how, progress=False,
+            recipe, seeds[name], out=out, record=True, validation=not args.test, how=args.how,
+            progress=False,
             log=lambda line: print(name, line, flush=True))
         print(records.format_results(results))
     steps = {CANDIDATES[name].recipe.step for name in args.variants} | {args.table} - {None}

@@ -23,16 +23,19 @@
 # %%
 # Bootstrap. On Colab: clone the repository and install the one package Colab lacks (torch is
 # preinstalled there and is left alone). Anywhere else: find src/ above this notebook.
+# REPO_URL and BRANCH come from colab.json (a fork: `python tools/set_repo_url.py --url ...`).
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 REPO_URL = os.environ.get("MNIST_REPO_URL", "https://github.com/tiny-cnn/mnist-under-8k")
+BRANCH = "main"
 if "google.colab" in sys.modules:
-    root = Path.cwd() / "mnist-under-8k"
+    root = Path.cwd() / REPO_URL.rstrip("/").removesuffix(".git").rsplit("/", 1)[-1]
     if not (root / "src").is_dir():
-        subprocess.run(["git", "clone", "--depth", "1", REPO_URL, str(root)], check=True)
+        subprocess.run(["git", "clone", "--depth", "1", "--branch", BRANCH, REPO_URL, str(root)],
+                       check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torchsummary"], check=True)
 else:
     root = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "src" / "utils.py").is_file())
@@ -47,7 +50,7 @@ from steps import RECIPES
 STEP = 2
 recipe = RECIPES[STEP]
 device = utils.get_device()
-out = records.output_dir()  # Data/ in a full run; a temporary folder in quick mode (tests)
+out = records.output_dir(record=records.recording())  # runs/, or Data/ when recording
 train_x, train_y, test_x, test_y = data = utils.load_mnist(device)
 print(f"{recipe.title} | device {utils.device_name(device)} | "
       f"{'quick' if utils.is_quick() else 'full'} mode: {len(train_x):,} train / {len(test_x):,} test images")
@@ -81,6 +84,7 @@ results, model, _ = seeds.run_recipe(recipe, out=out, device=device, data=data)
 
 # %%
 print(records.format_results(results))
+print(records.compare_with_recorded(results))
 figures = records.save_step_plots(results, model, test_x, test_y, out)
 figures["curves"]
 

@@ -27,19 +27,40 @@ class ProtectedOutputError(ValueError):
     """A quick run was pointed at a folder that holds recorded results."""
 
 
-def output_dir(out=None) -> Path:
-    """Where a run writes: ``out``, else ``Data/`` for full runs and a fresh temporary folder
-    in quick mode. Quick runs are refused inside ``Data/`` and ``notebooks/``, so a test can
-    never overwrite the recorded results."""
+RECORDED = REPO_ROOT / "Data"  # the reference the README and the notebooks cite
+RUNS = REPO_ROOT / "runs"  # a user's own runs (git ignores it)
+RECORD_ENV = "MNIST_RECORD"
+
+
+def recording() -> bool:
+    """``MNIST_RECORD=1``: a notebook run re-records the reference (``tools/run_notebook.py``)."""
+    return os.environ.get(RECORD_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def output_dir(out=None, record: bool = False) -> Path:
+    """Where a run writes: ``out``; else, in a full run, ``runs/`` (your own runs, never
+    committed) or, with ``record``, ``Data/``; in quick mode a fresh temporary folder.
+
+    Re-recording the reference is an explicit act (``train.py --record``,
+    ``tools/run_notebook.py``, the design searches): any other run is refused inside
+    ``Data/``, and quick runs inside ``Data/`` and ``notebooks/`` too."""
+    if is_quick() and record and out is None:
+        raise ProtectedOutputError(f"quick mode ({QUICK_ENV}=1) never records: unset it to "
+                                   "re-record the reference in full mode.")
     if out is None:
-        out = tempfile.mkdtemp(prefix="mnist_quick_") if is_quick() else REPO_ROOT / "Data"
+        out = tempfile.mkdtemp(prefix="mnist_quick_") if is_quick() else (
+            RECORDED if record else RUNS)
     out = Path(out).expanduser().resolve()
-    if is_quick():
-        for protected in (REPO_ROOT / "Data", REPO_ROOT / "notebooks"):
-            if out == protected or protected in out.parents:
-                raise ProtectedOutputError(
-                    f"quick mode ({QUICK_ENV}=1) must not write into {protected}: give another "
-                    f"--out folder or unset {QUICK_ENV}.")
+    protected = (RECORDED, REPO_ROOT / "notebooks") if is_quick() else () if record else (
+        RECORDED,)
+    for folder in protected:
+        if out == folder or folder in out.parents:
+            raise ProtectedOutputError(
+                f"quick mode ({QUICK_ENV}=1) must not write into {folder}: give another --out "
+                f"folder or unset {QUICK_ENV}." if is_quick() else
+                f"{folder} holds the recorded reference that the README and the notebooks "
+                "cite: write your run elsewhere (by default it goes to runs/), or re-record "
+                "the reference on purpose with --record.")
     return out
 
 
@@ -163,6 +184,24 @@ def format_results(results: dict, last: int = 4) -> str:
                      f"{s['last_min_mean']:.2f} +- {s['last_min_std']:.2f}, worst seed "
                      f"{s['worst_last_min']:.2f}")
     return "\n".join(lines)
+
+
+def compare_with_recorded(results: dict, last: int = 4, target: float = 99.40) -> str:
+    """Your run beside the recorded reference of the same step, when there is one: parameters,
+    best accuracy, lowest of the last ``last`` epochs, seeds holding ``target``."""
+    path = results_path(results["step"], RECORDED)
+    if not path.exists():
+        return f"(no recorded reference for step {results['step']} in {RECORDED})"
+    rows = [f"{'':<9}{'params':>10}{'seeds':>6}{'best %':>8}{f'lowest of last {last} %':>24}"
+            f"{f'held {target:.2f}':>12}"]
+    for label, run in (("your run", results), ("recorded", read_results(path))):
+        s = summarize_runs(run, last)
+        seeds, held = len(s["seeds"]), sum(low >= target for low in s["last_min"])
+        lowest = f"{s['last_min_mean']:.2f} (worst {s['worst_last_min']:.2f})"
+        rows.append(f"{label:<9}{run['params']:>10,}{seeds:>6}{s['best_mean']:>8.2f}"
+                    f"{lowest:>24}{f'{held} of {seeds}':>12}   {run['mode']} mode, "
+                    f"{run['epochs']} epochs, {run['eval_set']} set")
+    return "\n".join(rows)
 
 
 def save_step_plots(results: dict, model, test_x, test_y, out: Path) -> dict:

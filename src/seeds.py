@@ -281,13 +281,14 @@ def check_run_arguments(epochs, how, workers) -> None:
         raise ValueError(f"side-by-side needs at least 2 workers, not {workers}")
 
 
-def run_recipe(recipe, seeds=None, *, epochs=None, out=None, device=None, data=None,
-               validation=False, how=None, workers=2, progress=True, log=print):
+def run_recipe(recipe, seeds=None, *, epochs=None, out=None, record=False, device=None,
+               data=None, validation=False, how=None, workers=2, progress=True, log=print):
     """Train ``recipe`` once per seed, write its results file, return ``(results, last
     network, data)``: what a notebook and ``train.py`` both call. ``data`` reuses tensors from
     ``utils.load_mnist``; ``validation=True`` measures on the held-out last 10,000 training
     images instead of the test set (design searches). ``how``: see this module's docstring;
-    by default the fastest measured for the device."""
+    by default the fastest measured for the device. ``out`` and ``record``: see
+    ``records.output_dir`` (by default a full run goes to ``runs/``, never into ``Data/``)."""
     quick = utils.is_quick()
     device = utils.get_device(device) if not isinstance(device, torch.device) else device
     seeds = list(seeds or recipe.seeds)
@@ -297,7 +298,7 @@ def run_recipe(recipe, seeds=None, *, epochs=None, out=None, device=None, data=N
         seeds = seeds[:utils.QUICK_SEEDS]
         epochs = min(epochs or recipe.epochs, utils.QUICK_EPOCHS)
     epochs = epochs or recipe.epochs
-    out = records.output_dir(out)
+    out = records.output_dir(out, record)
     if data is None:
         data = utils.load_mnist(device, validation=validation)
     eval_set = "validation" if validation else "test"

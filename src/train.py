@@ -1,6 +1,7 @@
 """Train any step of the series without a notebook, exactly as its notebook does.
 
-    python src/train.py --step 5                 # the step's own seeds, results into Data/
+    python src/train.py --step 5                 # the step's own seeds, results into runs/
+    python src/train.py --step 5 --record        # re-record the reference in Data/
     python src/train.py --step all               # the whole series, step by step
     python src/train.py --step 5 --seeds 1,2,3   # chosen seeds
     python src/train.py --step 5 --how packed    # the seeds as one packed network (GPU)
@@ -23,7 +24,7 @@ from steps import RECIPES  # noqa: E402
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=f"Environment: {utils.DATA_ENV} (data root, default data/ in the repo), "
+        epilog=f"Environment: {utils.DATA_ENV} (data root, default mnist_data/ in the repo), "
                f"{utils.QUICK_ENV}=1 (quick mode: {utils.QUICK_TRAIN_SIZE} training images, "
                f"{utils.QUICK_EPOCHS} epoch, output to a temporary folder), "
                f"{utils.DEVICE_ENV} (cpu, cuda, mps; default: the fastest available).")
@@ -36,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int,
                         help="override the step's number of epochs (default: the recipe's)")
     parser.add_argument("--out", type=Path,
-                        help="output folder (default: Data/, or a temporary folder in quick mode)")
+                        help="output folder (default: runs/, a temporary folder in quick mode, "
+                             "Data/ with --record)")
+    parser.add_argument("--record", action="store_true",
+                        help="re-record the reference in Data/ that the README and notebooks "
+                             "cite (full mode only); without it a run never writes into Data/")
     parser.add_argument("--device", help="cpu, cuda or mps (default: CUDA, then MPS, then CPU)")
     parser.add_argument("--validation", action="store_true",
                         help=f"hold out the last {utils.VALIDATION_SIZE:,} training images and "
@@ -59,7 +64,7 @@ def main(argv=None) -> int:
     seeds = [args.seed] if args.seed is not None else args.seeds
     try:
         many_seeds.check_run_arguments(args.epochs, args.how or many_seeds.HOW[0], args.workers)
-        out = records.output_dir(args.out)
+        out = records.output_dir(args.out, args.record)
         for step in steps:
             train_step(RECIPES[step], seeds, args, out)
     except (utils.MnistDataError, utils.TrainingDiverged, records.ProtectedOutputError,
@@ -79,6 +84,8 @@ def train_step(recipe, seeds, args, out):
                        augment=recipe.augment)
     records.save_step_plots(results, model, test_x, test_y, out)
     print(records.format_results(results))
+    if not args.record:
+        print(records.compare_with_recorded(results))
     print(f"results: {records.results_path(recipe.step, out)}")
 
 

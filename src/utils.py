@@ -69,8 +69,9 @@ def is_quick() -> bool:
 
 
 def data_root() -> Path:
-    """Folder that holds ``MNIST/raw``: ``$MNIST_DATA_DIR``, else ``data/`` in the repo."""
-    return Path(os.environ.get(DATA_ENV) or REPO_ROOT / "data").expanduser().resolve()
+    """Folder that holds ``MNIST/raw``: ``$MNIST_DATA_DIR``, else ``mnist_data/`` in the repo
+    (not ``data/``: on a case-insensitive disk that would be ``Data/``, the recorded results)."""
+    return Path(os.environ.get(DATA_ENV) or REPO_ROOT / "mnist_data").expanduser().resolve()
 
 
 def get_device(name: str | None = None) -> torch.device:

@@ -2,6 +2,7 @@
 works on Colab (tried against a local clone) and locally, the story's sections, small size."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
+import set_repo_url
 import utils
 
 NOTEBOOKS = sorted((utils.REPO_ROOT / "notebooks").glob("*.ipynb"))
@@ -23,8 +25,10 @@ def first_code_cell(path):
     return next(c.source for c in jupytext.read(path).cells if c.cell_type == "code")
 
 
-def test_there_are_five_steps_each_paired():
-    assert len(NOTEBOOKS) >= 5
+def test_one_notebook_per_step_each_paired():
+    from steps import RECIPES
+
+    assert [int(p.stem.split("_")[0].removeprefix("step")) for p in NOTEBOOKS] == list(RECIPES)
     assert [p.stem for p in NOTEBOOKS] == [p.stem for p in SCRIPTS]
 
 
@@ -63,6 +67,45 @@ def test_all_notebooks_share_one_bootstrap():
     assert "REPO_URL" in first_code_cell(NOTEBOOKS[0])
 
 
+def test_every_notebook_opens_and_clones_the_repository_in_colab_json():
+    problems = set_repo_url.disagreements()
+    assert not problems, "\n".join(problems) + "\nrun `python tools/set_repo_url.py`"
+
+
+def test_set_repo_url_points_every_notebook_at_a_fork(tmp_path):
+    shutil.copytree(utils.REPO_ROOT / "notebooks", tmp_path / "notebooks")
+    for name in ("colab.json", "jupytext.toml"):
+        shutil.copy(utils.REPO_ROOT / name, tmp_path / name)
+    before = {p.name: json.loads(p.read_text()) for p in (tmp_path / "notebooks").glob("*.ipynb")}
+
+    assert set_repo_url.main(["--url", "https://github.com/someone/my-fork.git", "--branch", "dev"],
+                             root=tmp_path) == 0
+    assert json.loads((tmp_path / "colab.json").read_text()) == {
+        "repo_url": "https://github.com/someone/my-fork", "branch": "dev"}
+    assert set_repo_url.disagreements(tmp_path) == []
+    assert set_repo_url.main(["--check"], root=tmp_path) == 0
+    for path in sorted((tmp_path / "notebooks").glob("*.ipynb")):
+        markdown = "\n".join(c.source for c in jupytext.read(path).cells
+                              if c.cell_type == "markdown")
+        assert (f"https://colab.research.google.com/github/someone/my-fork/blob/dev/notebooks/"
+                f"{path.name}") in markdown
+        assert "tiny-cnn" not in path.read_text() + path.with_suffix(".py").read_text()
+        assert cells(jupytext.read(path)) == cells(jupytext.read(path.with_suffix(".py")))
+        after = json.loads(path.read_text())  # outputs and cell ids kept
+        assert [(c.get("id"), c.get("outputs")) for c in after["cells"]] == [
+            (c.get("id"), c.get("outputs")) for c in before[path.name]["cells"]]
+    code = first_code_cell(tmp_path / "notebooks" / NOTEBOOKS[0].name)
+    assert 'os.environ.get("MNIST_REPO_URL", "https://github.com/someone/my-fork")' in code
+    assert 'BRANCH = "dev"' in code
+    # One notebook edited by hand: --check names it and only it, and changes nothing.
+    script = tmp_path / "notebooks" / SCRIPTS[0].name
+    script.write_text(script.read_text().replace("/blob/dev/", "/blob/main/"))
+    assert set_repo_url.main(["--check"], root=tmp_path) == 1
+    assert [line.split(":")[0] for line in set_repo_url.disagreements(tmp_path)] == [
+        f"notebooks/{SCRIPTS[0].name}"]
+    assert "/blob/main/" in script.read_text()
+
+
 def run_bootstrap(cwd, colab, env=None):
     """Run the notebooks' first cell in a fresh interpreter, as Colab (faked) or locally."""
     prelude = "import sys, types\n"
@@ -78,7 +121,7 @@ def test_bootstrap_on_colab_clones_the_repository(tmp_path):
     result = run_bootstrap(tmp_path, colab=True,
                               env={"MNIST_REPO_URL": f"file://{utils.REPO_ROOT}"})
     assert result.returncode == 0, result.stderr
-    clone = tmp_path / "mnist-under-8k"
+    clone = tmp_path / utils.REPO_ROOT.name  # the clone is named after the URL's last part
     assert Path(result.stdout.strip().splitlines()[-1]) == clone / "src" / "utils.py"
     assert (clone / "notebooks").is_dir() and (clone / ".git").is_dir()
     # A second run (a notebook re-run on Colab) reuses the clone instead of failing on it.

@@ -45,11 +45,34 @@ def test_read_results_names_the_file_and_the_missing_keys(tmp_path):
         records.read_results(bad)
 
 
+def test_a_users_full_run_goes_to_runs_and_only_a_recording_writes_data(monkeypatch, tmp_path):
+    monkeypatch.setenv(utils.QUICK_ENV, "0")
+    assert records.output_dir() == utils.REPO_ROOT / "runs"
+    assert records.output_dir(record=True) == utils.REPO_ROOT / "Data"
+    assert records.output_dir(tmp_path) == tmp_path
+    for inside in (utils.REPO_ROOT / "Data", utils.REPO_ROOT / "Data" / "tuning" / "x"):
+        with pytest.raises(records.ProtectedOutputError, match="--record"):
+            records.output_dir(inside)
+        assert records.output_dir(inside, record=True) == inside
+
+
 def test_quick_mode_refuses_to_write_into_data():
     with pytest.raises(records.ProtectedOutputError, match="must not write into"):
         records.output_dir(utils.REPO_ROOT / "Data")
     assert utils.REPO_ROOT not in records.output_dir().parents
+    with pytest.raises(records.ProtectedOutputError, match="never records"):
+        records.output_dir(record=True)
 
+
+
+def test_a_run_is_shown_beside_the_recorded_reference():
+    recorded = records.read_results(records.results_path(5, records.RECORDED))
+    mine = dict(recorded, mode="quick", runs=recorded["runs"][:1])
+    lines = records.compare_with_recorded(mine).splitlines()
+    low = records.summarize_runs(recorded)
+    assert lines[1].startswith("your run") and "1 of 1" in lines[1] and "quick mode" in lines[1]
+    assert lines[2].startswith("recorded") and f"(worst {low['worst_last_min']:.2f})" in lines[2]
+    assert f"{low['best_mean']:.2f}" in lines[2] and f"{recorded['params']:,}" in lines[2]
 
 
 def test_a_validation_record_names_its_accuracy_val_acc_never_test_acc(tmp_path):

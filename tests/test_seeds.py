@@ -155,3 +155,32 @@ def test_bad_arguments_are_refused_before_anything_is_loaded_or_written(tmp_path
     with pytest.raises(ValueError, match=message):
         seeds.run_recipe(RECIPES[2], [1], out=tmp_path, **arguments)
     assert not any(tmp_path.iterdir())
+
+
+def spy_on_opened_files(monkeypatch):
+    opened, read = [], utils._read_idx
+    monkeypatch.setattr(utils, "_read_idx", lambda path, offset: opened.append(path.name)
+                        or read(path, offset))
+    return opened
+
+
+def test_validation_runs_never_open_the_test_files(monkeypatch, tmp_path, capsys):
+    """Through every door a validation run has: run_recipe, train.py --validation and the
+    design search. What is chosen on these runs never saw the test set."""
+    import design_search
+    import train
+
+    opened = spy_on_opened_files(monkeypatch)
+    results, _, _ = seeds.run_recipe(RECIPES[6], [1], out=tmp_path / "a", validation=True,
+                                     progress=False, log=None)
+    assert results["eval_set"] == "validation" and "val_acc" in results["runs"][0]
+    assert train.main(["--step", "6", "--seed", "1", "--validation", "--no-progress",
+                       "--out", str(tmp_path / "b")]) == 0
+    monkeypatch.setattr(design_search, "TUNING", tmp_path / "tuning")
+    monkeypatch.setattr("sys.argv", ["design_search.py", "f28_clean_last4", "--seeds", "1"])
+    design_search.main()
+    recorded = records.read_results(records.results_path(6, tmp_path / "tuning" /
+                                                         "f28_clean_last4"))
+    assert recorded["eval_set"] == "validation"
+    assert len(opened) == 3 * 2 and not [name for name in opened if name.startswith("t10k")]
+    capsys.readouterr()

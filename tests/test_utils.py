@@ -2,6 +2,7 @@
 measured (precise BN, weight average), summary, RF, plots."""
 import copy
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -23,6 +24,17 @@ def test_quick_data_is_normalized_and_aligned(quick_data):
     # Normalized with the training set's statistics: mean ~0, std ~1, black == background.
     assert abs(train_x.mean().item()) < 0.05 and abs(train_x.std().item() - 1) < 0.05
     assert train_x.min().item() == pytest.approx(utils._BACKGROUND, abs=1e-6)
+
+
+def test_a_validation_split_never_opens_the_test_files(monkeypatch):
+    opened, read = [], utils._read_idx
+    monkeypatch.setattr(utils, "_read_idx", lambda path, offset: opened.append(path.name)
+                        or read(path, offset))
+    utils.load_mnist("cpu", quick=True, validation=True)
+    assert opened and not [name for name in opened if name.startswith("t10k")]
+    opened.clear()
+    utils.load_mnist("cpu", quick=True)
+    assert "t10k-images-idx3-ubyte" in opened  # the spy does see the test files when read
 
 
 def test_full_data_sizes_and_validation_split():
@@ -124,7 +136,17 @@ def test_schedulers_step_per_batch_or_per_epoch(quick_data):
     onecycle = utils.Recipe(**{**base.__dict__, "epochs": 3})
     _, run = utils.fit(onecycle, data, 0, progress=False, log=None)
     assert run["lr"][0] == pytest.approx(0.2 / 10)  # OneCycle starts at max_lr / div_factor
-    assert len(set(run["lr"])) == 3  # and moves within every epoch
+    # Each epoch starts where a schedule stepped once per batch (2 batches of 128) leaves it.
+    probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    schedule = onecycle.scheduler(probe, 2, 3)
+    expected = []
+    for _ in range(3):
+        expected.append(probe.param_groups[0]["lr"])
+        for _ in range(2):
+            probe.step()
+            schedule.step()
+    assert run["lr"] == pytest.approx(expected, rel=1e-9)
+    assert len(set(expected)) == 3
     steplr = utils.Recipe(**{**RECIPES[4].__dict__, "epochs": 8})
     _, run = utils.fit(steplr, data, 0, progress=False, log=None)
     assert run["lr"] == pytest.approx([0.05] * 6 + [0.01] * 2)
@@ -140,10 +162,16 @@ def test_same_seed_same_history_other_seed_differs(quick_data):
     assert runs[0]["train_loss"] != runs[2]["train_loss"]
 
 
-def test_device_choice_can_be_overridden(monkeypatch):
+def test_device_choice_prefers_a_gpu_and_can_be_overridden(monkeypatch):
+    """As if a GPU were there (without one too): chosen by default, overridden by the argument
+    or by $MNIST_DEVICE."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.delenv(utils.DEVICE_ENV, raising=False)
+    assert utils.get_device().type == "cuda"
     assert utils.get_device("cpu").type == "cpu"
     monkeypatch.setenv(utils.DEVICE_ENV, "cpu")
     assert utils.get_device().type == "cpu"
+    assert utils.get_device("meta").type == "meta"  # the argument wins over the variable
 
 
 # ------------------------------------------------------------------ teaching aids
@@ -229,6 +257,16 @@ def test_corrupt_file_is_named(data_copy):
     path.write_bytes(bytes(data))
     with pytest.raises(utils.MnistDataError, match=r"train-labels-idx1-ubyte is damaged: its md5"):
         utils.load_mnist()
+
+
+def test_default_data_root_is_not_the_results_folder_on_a_case_insensitive_disk(monkeypatch):
+    """On macOS/Windows ``data/`` and ``Data/`` are one folder: the MNIST download must not
+    land in (or be) the recorded results, nor have .gitignore hide them."""
+    monkeypatch.delenv(utils.DATA_ENV, raising=False)
+    root = Path(str(utils.data_root()).casefold())
+    results = Path(str((utils.REPO_ROOT / "Data").resolve()).casefold())
+    assert root != results and results not in root.parents
+    assert utils.data_root().parent == utils.REPO_ROOT.resolve()  # still in the repo
 
 
 # ------------------------------------------------------------------ precise BatchNorm

@@ -5,6 +5,8 @@ file stays small and reads like a terminal (one line per finished progress bar).
     python tools/run_notebook.py --tidy-only notebooks/*.ipynb
 
 Full mode only: refuses to record with MNIST_QUICK set, so a quick run never lands in git.
+It sets MNIST_RECORD=1 for the notebook: only then does a notebook write into Data/ (the
+recorded reference); run any other way, it writes into runs/.
 """
 import argparse
 import os
@@ -45,6 +47,8 @@ def main():
     args = parser.parse_args()
     if not args.tidy_only and os.environ.get("MNIST_QUICK", "") not in ("", "0"):
         sys.exit("error: unset MNIST_QUICK: committed notebooks are recorded in full mode only")
+    if not args.tidy_only:
+        os.environ["MNIST_RECORD"] = "1"  # the notebook's kernel inherits it
     for path in args.notebooks:
         notebook = nbformat.read(path, as_version=4)
         if not args.tidy_only:
