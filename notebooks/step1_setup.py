@@ -101,8 +101,13 @@ figures["confusion"]
 # %% [markdown]
 # ## Results
 #
-# - Parameters: **6,379,786**; trained for 2 epochs only (seed 1), 9.1 min on this 2-core CPU.
-# - Test accuracy: **98.12 %** after epoch 1 and **98.47 %** after epoch 2 (training accuracy 98.27 %).
+# From the recorded run (`Data/results/step1.json`; the tests check these lines against it):
+#
+# <!-- generated: step-results-1 -->
+# - Parameters: **6,379,786**; 2 epochs, seed 1, 9.1 min per seed on cpu.
+# - Best test accuracy **98.47 %** (epoch 2); last 4 epochs 98.12-98.47 %.
+# - Training accuracy at the end: 98.27 %.
+# <!-- /generated -->
 
 # %% [markdown]
 # ## Analysis

@@ -251,3 +251,138 @@ def recipe_fingerprint(recipe) -> str:
     when the code no longer trains what a record measured."""
     traits = json.dumps(recipe_traits(recipe), sort_keys=True, default=str)
     return hashlib.sha256(traits.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- what the pages say
+TARGET, LAST = 99.40, 4  # the exercise: this accuracy in each of the last 4 epochs, every seed
+BUDGETS = {"final": 8_000, "frontier": 4_000}
+
+
+def held(results: dict) -> tuple[int, int, float]:
+    """Seeds holding ``TARGET`` in each of the last ``LAST`` epochs, seeds, the worst seed."""
+    s = summarize_runs(results, LAST)
+    return sum(low >= TARGET for low in s["last_min"]), len(s["seeds"]), s["worst_last_min"]
+
+
+def verdict(results: dict) -> str:
+    """``**3 of 5 seeds** hold 99.40 % ...; worst seed 99.27 % (seed 2), missed by 0.13 points``."""
+    met, seeds, worst = held(results)
+    s = summarize_runs(results, LAST)
+    worst_seed = s["seeds"][s["last_min"].index(worst)]
+    text = (f"**{met} of {seeds} seed{'s' if seeds > 1 else ''}** hold{'s' if seeds == 1 else ''}"
+            f" {TARGET:.2f} % in each of the last {LAST} epochs; worst seed {worst:.2f} %"
+            f"{f' (seed {worst_seed})' if seeds > 1 else ''}")
+    if met < seeds:
+        text += f", **missed by {TARGET - worst:.2f} points**"
+    return text
+
+
+def step_results(step: int, folder: Path = RECORDED) -> str:
+    """The numbers of a step's recorded run, as the bullets of its notebook's Results."""
+    r = read_results(results_path(step, folder))
+    s = summarize_runs(r, LAST)
+    minutes = [run["wall_s"] / 60 for run in r["runs"]]
+    acc = accuracies(r)
+    lines = [f"- Parameters: **{r['params']:,}**; {r['epochs']} epochs, "
+             f"{'seed ' + str(s['seeds'][0]) if len(minutes) == 1 else f'{len(minutes)} seeds'}"
+             f", {sum(minutes) / len(minutes):.1f} min per seed on {r['device']}."]
+    if len(minutes) == 1:
+        lines += [f"- Best test accuracy **{s['best'][0]:.2f} %** (epoch "
+                  f"{acc[0].index(s['best'][0]) + 1}); last {LAST} epochs "
+                  f"{min(acc[0][-LAST:]):.2f}-{max(acc[0][-LAST:]):.2f} %.",
+                  f"- Training accuracy at the end: {r['runs'][0]['train_acc'][-1]:.2f} %."]
+    else:
+        top = max(s["best"])
+        lines += [f"- Best test accuracy **{s['best_mean']:.2f} ± {s['best_std']:.2f} %** (mean ± "
+                  f"std over seeds); the highest single epoch {top:.2f} % (seed "
+                  f"{s['seeds'][s['best'].index(top)]}).",
+                  f"- Lowest test accuracy in the last {LAST} epochs: **{s['last_min_mean']:.2f} ± "
+                  f"{s['last_min_std']:.2f} %**."]
+    if r["role"] in BUDGETS:
+        lines.append(f"- Target (under {BUDGETS[r['role']]:,} parameters, {TARGET:.2f} % in each "
+                     f"of the last {LAST} of at most 15 epochs, every seed): {verdict(r)}.")
+    return "\n".join(lines)
+
+
+def headline(step: int) -> str:
+    """The README's one-line verdict on a step that answers the exercise (or its frontier)."""
+    r = read_results(results_path(step, RECORDED))
+    return (f"**Headline, step {step}** (`{r['model_class']}`, {r['params']:,} parameters, "
+            f"{r['epochs']} epochs, {len(r['runs'])} seeds): {verdict(r)}.")
+
+
+def test_records_meeting_the_target(folder: Path = RECORDED / "results") -> list[tuple[int, Path]]:
+    """(parameters, file) of every full test-set record of at most 15 epochs whose every seed,
+    5 or more, holds the target: steps, their earlier records and candidates."""
+    meeting = []
+    for path in sorted(Path(folder).rglob("*.json")):
+        r = read_results(path)
+        met, seeds, _ = held(r)
+        if r["mode"] == "full" and r["eval_set"] == "test" and r["epochs"] <= 15 and \
+                met == seeds >= 5:
+            meeting.append((r["params"], path))
+    return sorted(meeting)
+
+
+def frontier_gap() -> str:
+    """The smallest network shown to meet the target on the test set, and its distance from
+    the frontier's budget."""
+    params, path = test_records_meeting_the_target()[0]
+    gap = params - BUDGETS["frontier"]
+    where = path.relative_to(REPO_ROOT)
+    return (f"Smallest network shown to meet the criterion: **{params:,} parameters** "
+            f"(`{where}`), " + (f"**{gap:,} over the {BUDGETS['frontier']:,} goal**."
+                                if gap > 0 else f"within the {BUDGETS['frontier']:,} goal."))
+
+
+def test_time(path: Path = RECORDED / "timings" / "pytest.json") -> str:
+    """How long the README's test command took, as measured and recorded."""
+    t = json.loads(Path(path).read_text())
+    return (f"`{t['command']}` ({t['passed']} tests) took {t['seconds'] / 60:.1f} min on "
+            f"{t['machine']}, {t['conditions']} (measured {t['measured']}).")
+
+
+def quick_start(config: Path = REPO_ROOT / "colab.json") -> str:
+    """The README's first commands; the clone line from the one file that names the
+    repository (``tools/set_repo_url.py`` sets it)."""
+    url = json.loads(Path(config).read_text())["repo_url"]
+    return "\n".join([
+        "```bash",
+        f"git clone {url} && cd {url.rstrip('/').split('/')[-1]}",
+        "pip install -r requirements.txt     # on Colab torch is already there and is left alone",
+        "pytest                              # unit tests + every notebook re-run in quick mode",
+        "python src/train.py --step 2        # one step, full run; results and plots go to runs/",
+        "```"])
+
+
+def plot_overview(path: Path = RECORDED / "plots" / "overview.png"):
+    """Results at a glance: parameters against the worst seed's lowest accuracy of the last
+    epochs, for every step and every candidate with a test record, beside the target and the
+    two budgets."""
+    plt = utils._pyplot()
+    points = []
+    for file in sorted((RECORDED / "results").glob("step*.json")) + sorted(
+            (RECORDED / "results" / "candidates").glob("*/results/*.json")):
+        r = read_results(file)
+        label = f"step {r['step']}" if file.parent.name == "results" and \
+            file.parent.parent == RECORDED else file.parent.parent.name.split("_")[0]
+        points.append((r["params"], held(r)[2], label, held(r)))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    placed = []
+    for params, worst, label, (met, seeds, _) in sorted(points):
+        ax.scatter(params, worst, s=40, zorder=3,
+                   color="tab:green" if met == seeds else "tab:red")
+        crowd = sum(abs(math.log(params / p)) < 0.5 and abs(worst - w) < 0.15 for p, w in placed)
+        placed.append((params, worst))
+        ax.annotate(f"{label}: {met}/{seeds} seeds", (params, worst), fontsize=8,
+                    textcoords="offset points", xytext=[(7, 2), (7, -10), (7, 12)][crowd % 3])
+    ax.axhline(TARGET, color="k", ls=":", lw=1, label=f"{TARGET:.2f} % in each of the last {LAST}")
+    for role, budget in BUDGETS.items():
+        ax.axvline(budget, color="gray", ls="--", lw=1)
+        ax.annotate(f"{budget:,} ({role})", (budget, ax.get_ylim()[0]), fontsize=8,
+                    rotation=90, va="bottom", ha="right")
+    ax.set(xscale="log", xlabel="parameters (log scale)", ylim=(98.0, 99.6), xlim=(2_500, 2e7),
+           ylabel=f"worst seed: lowest of last {LAST} epochs (%)",
+           title="Every step and tested candidate: size against the worst seed")
+    ax.legend(fontsize=8, loc="lower right")
+    return utils._save(fig, path)

@@ -54,3 +54,14 @@ def test_parameter_budgets_of_the_story():
 def test_final_step_changes_only_the_training():
     assert RECIPES[5].model is RECIPES[4].model is model.Step4Net
     assert RECIPES[4].augment is None and RECIPES[5].augment is not None
+
+
+def test_a_separable_conv_costs_a_ninth_plus_one_over_its_outputs_of_a_full_conv():
+    """The README's claim: 1/9 + 1/c_out of a full 3x3 conv, about a seventh at 30 channels."""
+    for c_in, c_out in ((16, 30), (30, 30), (12, 16)):
+        separable = utils.count_parameters(model.separable_block(c_in, c_out)) - 2 * c_out  # BN
+        full = 9 * c_in * c_out
+        assert separable / full == pytest.approx(1 / 9 + 1 / c_out)
+    assert round(1 / (1 / 9 + 1 / 30)) == 7
+    readme = (utils.REPO_ROOT / "README.md").read_text()
+    assert "1/9 + 1/c_out" in readme and "about a seventh at\n  30 channels" in readme

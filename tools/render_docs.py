@@ -1,6 +1,8 @@
-"""Regenerate every generated block of the README and docs/ from the records in Data/.
+"""Regenerate every generated block of the README, docs/ and the notebooks' markdown from the
+records in Data/, and the overview figure.
 
-A generated block sits between two markers and holds exactly what its generator prints now:
+A generated block sits between two markers and holds exactly what its generator prints now
+(in a notebook's py:percent file each line carries the comment's ``# ``):
 
     <!-- generated: results-table -->
     | Step | Model | ...
@@ -18,32 +20,50 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "benchmarks")]
 import design_search  # noqa: E402
 import records  # noqa: E402
+from jupytext.cli import jupytext as jupytext_cli  # noqa: E402
+from steps import RECIPES  # noqa: E402
 
+ROLE_STEP = {recipe.role: step for step, recipe in RECIPES.items()}
 GENERATORS = {
+    "headline-final": lambda: records.headline(ROLE_STEP["final"]),
+    "headline-frontier": lambda: records.headline(ROLE_STEP["frontier"]),
+    "frontier-gap": records.frontier_gap,
+    **{f"step-results-{step}": (lambda step=step: records.step_results(step)) for step in RECIPES},
     "results-table": records.results_table_markdown,
+    "test-time": records.test_time,
+    "quick-start": records.quick_start,
     "search-table-5": lambda: design_search.search_table(5),
     "pareto-validation": lambda: design_search.pareto_table("validation"),
     "pareto-test": lambda: design_search.pareto_table("test"),
 }
-BLOCK = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)(<!-- /generated -->)", re.S)
+BLOCK = re.compile(r"^(?P<prefix>(?:# )?)(?P<open><!-- generated: (?P<name>[\w-]+) -->\n)"
+                   r"(?P<body>.*?)^(?P=prefix)(?P<close><!-- /generated -->)", re.S | re.M)
 
 
 def documents() -> list[Path]:
-    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    """The README, docs/ and the notebooks' py:percent files (their .ipynb follow them)."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
+            *sorted((ROOT / "notebooks").glob("step*.py"))]
 
 
 def render(text: str) -> str:
     """``text`` with every generated block holding its generator's output now."""
     def fill(match):
-        name = match.group(2)
+        name, prefix = match["name"], match["prefix"]
         if name not in GENERATORS:
             raise KeyError(f"unknown generated block {name!r}: one of {', '.join(GENERATORS)}")
-        return f"{match.group(1)}{GENERATORS[name]()}\n{match.group(4)}"
+        body = "".join(f"{prefix}{line}".rstrip() + "\n" for line in GENERATORS[name]().split("\n"))
+        return f"{prefix}{match['open']}{body}{prefix}{match['close']}"
     return BLOCK.sub(fill, text)
 
 
 def blocks(text: str) -> list[str]:
-    return [match.group(2) for match in BLOCK.finditer(text)]
+    return [match["name"] for match in BLOCK.finditer(text)]
+
+
+def outside_blocks(text: str) -> str:
+    """``text`` without its generated blocks: what a person wrote."""
+    return BLOCK.sub("", text)
 
 
 def main() -> int:
@@ -60,6 +80,11 @@ def main() -> int:
             stale.append(path.relative_to(ROOT))
             if not args.check:
                 path.write_text(rendered)
+                if path.suffix == ".py" and jupytext_cli(
+                        ["--update", "--to", "ipynb", "--quiet", str(path)]):
+                    raise RuntimeError(f"jupytext could not update {path.with_suffix('.ipynb')}")
+    if not args.check:
+        records.plot_overview()
     for path in stale:
         print(f"{path}: {'stale' if args.check else 'regenerated'}")
     return 1 if args.check and stale else 0

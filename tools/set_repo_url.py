@@ -153,6 +153,11 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
             return 1 if problems else 0
         for script in rewrite(root, args.url, args.branch):
             print(f"set {script.relative_to(root).with_suffix('')} (.py and .ipynb) from {CONFIG}")
+        if Path(root) == ROOT:  # the README's clone line is a generated block
+            import render_docs
+
+            readme = ROOT / "README.md"
+            readme.write_text(render_docs.render(readme.read_text()))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
