@@ -70,6 +70,16 @@ print("augmentation:", recipe.augment)
 
 # %%
 # NBVAL_CHECK_OUTPUT
+# This step's network as src/model.py defines it, and what its recipe changes since the last step.
+import inspect  # noqa: E402
+
+print(inspect.getsource(recipe.model))
+if STEP > 1:
+    print("What the recipe changes since step", STEP - 1, "(src/steps.py):")
+    print(utils.recipe_changes(RECIPES[STEP - 1], recipe))
+
+# %%
+# NBVAL_CHECK_OUTPUT
 model = recipe.model()
 print(utils.model_summary(model))
 
@@ -114,10 +124,10 @@ figures["confusion"]
 #
 # - The pipeline works end to end: data, loop, summary, receptive-field table and plots. The
 #   network learns MNIST quickly even with plain SGD, which tells us the task is easy and that
-#   6.4 million parameters are far more than it needs.
-# - The summary shows where the weights sit: the 512 -> 1024 conv alone holds 4.7 million of
-#   them, on a 5x5 map. Large channel counts late in the network buy little.
-# - The receptive field grows to 40 pixels, more than the 28-pixel image: the last layers look at
-#   padding as much as at the digit.
-# - Next (step 2): keep the pipeline and build a skeleton with at most 16 channels, a max-pool
-#   once edges are found (RF 5), a 1x1 to squeeze channels, and one final big kernel.
+#   millions of parameters are far more than it needs.
+# - The summary above shows where the weights sit: the last convs, with the most channels on the
+#   smallest maps, hold most of them. Large channel counts late in the network buy little.
+# - The receptive-field table shows the last layers seeing more than the 28-pixel image: they
+#   look at padding as much as at the digit.
+# - Next (step 2): keep the pipeline and build a skeleton with far fewer channels, a max-pool
+#   once edges are found, a 1x1 conv to squeeze channels, and one final big kernel.

@@ -66,6 +66,16 @@ print("augmentation:", recipe.augment)
 
 # %%
 # NBVAL_CHECK_OUTPUT
+# This step's network as src/model.py defines it, and what its recipe changes since the last step.
+import inspect  # noqa: E402
+
+print(inspect.getsource(recipe.model))
+if STEP > 1:
+    print("What the recipe changes since step", STEP - 1, "(src/steps.py):")
+    print(utils.recipe_changes(RECIPES[STEP - 1], recipe))
+
+# %%
+# NBVAL_CHECK_OUTPUT
 model = recipe.model()
 print(utils.model_summary(model))
 
@@ -108,11 +118,12 @@ figures["confusion"]
 # %% [markdown]
 # ## Analysis
 #
-# - The skeleton learns, but slowly at first (epoch 1 training accuracy 74.49 %): without
-#   BatchNorm the deep stack of unnormalized convs starts badly and needs a modest learning rate.
-# - Test accuracy wobbles from epoch to epoch (98.66-98.85 % over the last 4), and in the
-#   second half training accuracy overtakes test accuracy: the model begins to overfit.
-# - The 6x6 final kernel holds 5,770 of the 12,962 parameters, almost half the model, for a
+# - The skeleton learns, but slowly at first (see the first epoch's training accuracy in the
+#   log): without BatchNorm the stack of unnormalized convs starts badly and needs a modest
+#   learning rate.
+# - Test accuracy wobbles from epoch to epoch, and in the second half training accuracy
+#   overtakes test accuracy: the model begins to overfit.
+# - The summary shows the final big kernel holding almost half of the model's weights, for a
 #   single layer.
 # - Next (step 3): BatchNorm after every conv, a little dropout, and a second max-pool so the
 #   final kernel shrinks, all under 8,000 parameters.

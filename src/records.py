@@ -61,6 +61,12 @@ def output_dir(out=None, record: bool = False) -> Path:
                 f"{folder} holds the recorded reference that the README and the notebooks "
                 "cite: write your run elsewhere (by default it goes to runs/), or re-record "
                 "the reference on purpose with --record.")
+    try:  # a folder that cannot be written is refused now, not after the training
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as error:
+        raise ProtectedOutputError(f"cannot write into {out} ({error.strerror or error}): "
+                                   "give another --out folder") from None
     return out
 
 
@@ -184,6 +190,17 @@ def format_results(results: dict, last: int = 4) -> str:
                      f"{s['last_min_mean']:.2f} +- {s['last_min_std']:.2f}, worst seed "
                      f"{s['worst_last_min']:.2f}")
     return "\n".join(lines)
+
+
+def series_time() -> str:
+    """What ``--step all`` costs, from the recorded runs' times."""
+    paths = sorted(RECORDED.glob("results/step*.json"))
+    if not paths:
+        return "no recorded run to say how long it takes"
+    runs = [read_results(path) for path in paths]
+    minutes = sum(run["wall_s"] for r in runs for run in r["runs"]) / 60
+    devices = sorted({r["device"] for r in runs})
+    return f"the recorded full runs took {minutes:.0f} min in all on {', '.join(devices)}"
 
 
 def compare_with_recorded(results: dict, last: int = 4, target: float = 99.40) -> str:

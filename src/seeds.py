@@ -277,8 +277,11 @@ def check_run_arguments(epochs, how, workers) -> None:
         raise ValueError(f"--epochs must be at least 1, not {epochs}")
     if how not in HOW:
         raise ValueError(f"unknown way to train the seeds {how!r}: choose from {', '.join(HOW)}")
-    if how == "side-by-side" and workers < 2:
-        raise ValueError(f"side-by-side needs at least 2 workers, not {workers}")
+    if workers < 2:
+        raise ValueError(f"--workers must be at least 2 (seeds side by side), not {workers}")
+    if how == "side-by-side" and "fork" not in multiprocessing.get_all_start_methods():
+        raise ValueError("side-by-side needs forked worker processes, which this platform does "
+                         "not have: use --how one-after-another")
 
 
 def run_recipe(recipe, seeds=None, *, epochs=None, out=None, record=False, device=None,

@@ -1,6 +1,7 @@
 """The recipe of every step in one place: model, optimizer, scheduler, augmentation, epochs,
 seeds. Each notebook and ``python src/train.py --step N`` read the same ``RECIPES[N]``."""
 import dataclasses
+import functools
 
 from torch.optim import SGD
 from torch.optim.lr_scheduler import OneCycleLR, StepLR
@@ -10,20 +11,31 @@ from utils import Augment, Recipe
 
 
 def sgd(lr, momentum=0.9, **kwargs):
-    return lambda params: SGD(params, lr=lr, momentum=momentum, **kwargs)
+    """``SGD(params)`` with these settings; a recipe prints as ``SGD(lr=..., ...)``."""
+    return functools.partial(SGD, lr=lr, momentum=momentum, **kwargs)
+
+
+def step_lr_schedule(optimizer, steps_per_epoch, epochs, *, step_size, gamma):
+    return StepLR(optimizer, step_size, gamma)
 
 
 def step_lr(step_size, gamma=0.1):
-    return lambda optimizer, steps_per_epoch, epochs: StepLR(optimizer, step_size, gamma)
+    """The learning rate times ``gamma`` every ``step_size`` epochs."""
+    return functools.partial(step_lr_schedule, step_size=step_size, gamma=gamma)
+
+
+def one_cycle_schedule(optimizer, steps_per_epoch, epochs, *, max_lr, pct_start, three_phase):
+    return OneCycleLR(optimizer, max_lr=max_lr, steps_per_epoch=steps_per_epoch, epochs=epochs,
+                      pct_start=pct_start, div_factor=10, final_div_factor=100,
+                      three_phase=three_phase)
 
 
 def one_cycle(max_lr, pct_start=0.2, three_phase=False):
     """Warm up to ``max_lr`` over ``pct_start`` of training, then anneal (cosine) to
     max_lr / 1000. ``three_phase`` comes back down to max_lr / 10 by 2 x pct_start first, so the
     last epochs run at a low, settling learning rate."""
-    return lambda optimizer, steps_per_epoch, epochs: OneCycleLR(
-        optimizer, max_lr=max_lr, steps_per_epoch=steps_per_epoch, epochs=epochs,
-        pct_start=pct_start, div_factor=10, final_div_factor=100, three_phase=three_phase)
+    return functools.partial(one_cycle_schedule, max_lr=max_lr, pct_start=pct_start,
+                             three_phase=three_phase)
 
 
 RECIPES = {r.step: r for r in [

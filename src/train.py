@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
                f"{utils.QUICK_EPOCHS} epoch, output to a temporary folder), "
                f"{utils.DEVICE_ENV} (cpu, cuda, mps; default: the fastest available).")
     parser.add_argument("--step", required=True, choices=[str(s) for s in RECIPES] + ["all"],
-                        help="which step's recipe to train, or all of them in order")
+                        help="which step's recipe to train, or all of them in order "
+                             f"({records.series_time()})")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--seed", type=int, help="train a single seed")
     group.add_argument("--seeds", type=utils.seed_list,
@@ -64,6 +65,7 @@ def main(argv=None) -> int:
     seeds = [args.seed] if args.seed is not None else args.seeds
     try:
         many_seeds.check_run_arguments(args.epochs, args.how or many_seeds.HOW[0], args.workers)
+        utils.get_device(args.device)
         out = records.output_dir(args.out, args.record)
         for step in steps:
             train_step(RECIPES[step], seeds, args, out)

@@ -27,6 +27,7 @@ import os
 import random
 import sys
 import time
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -78,7 +79,15 @@ def get_device(name: str | None = None) -> torch.device:
     """CUDA, then Apple MPS, then CPU, unless ``name`` or ``$MNIST_DEVICE`` says otherwise."""
     name = name or os.environ.get(DEVICE_ENV)
     if name:
-        return torch.device(name)
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise ValueError(f"unknown device {name!r}: use cpu, cuda or mps") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {name!r}: no CUDA GPU is available here; use cpu")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"device {name!r}: Apple's MPS is not available here; use cpu")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
@@ -380,12 +389,21 @@ class Recipe:
         return optimizer, scheduler
 
 
+def recipe_changes(before: Recipe, after: Recipe) -> str:
+    """What ``after`` changes against ``before``, field by field: what a step teaches."""
+    lines = [f"{field.name}: {_describe(getattr(before, field.name))} -> "
+             f"{_describe(getattr(after, field.name))}"
+             for field in dataclasses.fields(Recipe) if field.name not in ("step", "title")
+             and _describe(getattr(before, field.name)) != _describe(getattr(after, field.name))]
+    return "\n".join(lines) or "nothing: the same recipe"
+
+
 def _describe(build) -> str:
     if isinstance(build, functools.partial):
         args = [_describe(a) for a in build.args]
         args += [f"{k}={_describe(v)}" for k, v in build.keywords.items()]
         return f"{_describe(build.func)}({', '.join(args)})"
-    return getattr(build, "__name__", repr(build))
+    return getattr(build, "__name__", repr(build)) if callable(build) else repr(build)
 
 
 def eval_name(eval_set: str) -> str:

@@ -104,7 +104,7 @@ def test_the_smallest_network_that_meets_the_target_is_found_in_every_record():
 # A number in prose is a claim; outside the generated blocks only these may appear: the
 # exercise's rules, dataset sizes, and the step and epoch counts the text walks through.
 RULE_NUMBERS = {"8,000", "4,000", "99.40", "99.4", "60,000", "10,000", "50,000", "3x3", "1x1",
-                "1/9", "1/c_out",
+                "28", "28x28", "1/9", "1/c_out",
                 "30"}  # the separable conv's cost at 30 channels: tests/test_model.py checks it
 NUMBER = re.compile(r"\d[\d,./x]*\d|\d")
 
@@ -116,9 +116,12 @@ def free_numbers(text):
 
     text = render_docs.outside_blocks(text)
     text = re.sub(r"```.*?```|`[^`]*`|\]\([^)]*\)|!\[[^\]]*\]", "", text, flags=re.S)
-    text = re.sub(r"\b(?:[Ss]tep|steps?) \d(?:-\d)?|\bf\d+\b|step\d", "", text)
-    return [n for n in NUMBER.findall(text) if n not in RULE_NUMBERS and not
-            (n.isdigit() and int(n) <= 15)]  # small counts: steps, epochs, seeds, pixels
+    text = re.sub(r"\b[Ss]teps? \d(?:(?:-| and )\d)?|\bseed \d\b|\bf\d+\b|step\d", "", text)
+    # the exercise's counts (at most 15 epochs, the last 4 of them, 5 of 5 seeds), step 1's 2
+    # epochs, and the receptive-field rule (2 pixels per 3x3 conv, a stride-2 pool)
+    text = re.sub(r"\b(?:15|2|4) epochs\b|\blast\s+4\b|\b5 (?:of 5 )?seeds\b|\b2 pixels\b|"
+                  r"stride-2|1/c_out", "", text)
+    return [n for n in NUMBER.findall(text) if n not in RULE_NUMBERS]
 
 
 def test_readme_prose_types_no_result():
@@ -126,9 +129,32 @@ def test_readme_prose_types_no_result():
 
 
 @pytest.mark.parametrize("step", sorted(RECIPES))
-def test_notebook_results_section_is_generated_from_its_record(step):
+def test_notebook_results_and_analysis_take_their_numbers_from_the_record(step):
     path = next((utils.REPO_ROOT / "notebooks").glob(f"step{step}_*.ipynb"))
-    section = next(c.source for c in jupytext.read(path).cells
-                   if c.cell_type == "markdown" and c.source.startswith("## Results"))
-    assert records.step_results(step) in section
-    assert free_numbers(section) == [], f"{path.name}: a number typed into Results"
+    sections = {heading: next(c.source for c in jupytext.read(path).cells
+                              if c.cell_type == "markdown" and c.source.startswith(heading))
+                for heading in ("## Results", "## Analysis")}
+    assert records.step_results(step) in sections["## Results"]
+    for heading, section in sections.items():
+        assert free_numbers(section) == [], f"{path.name}: a number typed into {heading}"
+
+
+def printed(path, call):
+    """The committed stdout of the notebook cell whose code contains ``call``."""
+    cell = next(c for c in jupytext.read(path).cells
+                if c.cell_type == "code" and call in c.source)
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream")
+
+
+@pytest.mark.parametrize("step", sorted(RECIPES))
+def test_committed_notebook_outputs_print_the_recorded_numbers(step):
+    """What a notebook shows it printed is what the code prints from the record now."""
+    import design_search
+
+    path = next((utils.REPO_ROOT / "notebooks").glob(f"step{step}_*.ipynb"))
+    assert records.format_results(recorded(step)) in printed(path, "records.format_results(")
+    if RECIPES[step].role == "frontier":
+        for eval_set in ("validation", "test"):
+            assert design_search.pareto_table(eval_set) in printed(
+                path, f'pareto_table("{eval_set}")')

@@ -148,7 +148,7 @@ def test_a_validation_run_never_logs_or_records_its_accuracy_as_test_accuracy(qu
 
 @pytest.mark.parametrize("arguments, message", [
     (dict(epochs=0), "--epochs must be at least 1"), (dict(epochs=-1), "at least 1, not -1"),
-    (dict(how="at-once"), "unknown way"), (dict(how="side-by-side", workers=1), "2 workers")])
+    (dict(how="at-once"), "unknown way"), (dict(how="side-by-side", workers=1), "at least 2")])
 def test_bad_arguments_are_refused_before_anything_is_loaded_or_written(tmp_path, monkeypatch,
                                                                         arguments, message):
     monkeypatch.setattr(utils, "load_mnist", lambda *a, **k: pytest.fail("loaded data"))

@@ -4,10 +4,12 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 import records
 import train
 import utils
+from steps import RECIPES
 
 TRAIN = [sys.executable, str(utils.REPO_ROOT / "src" / "train.py")]
 
@@ -93,7 +95,8 @@ def test_bad_arguments_exit_2_with_one_line_and_write_nothing(tmp_path, mode):
     output folder holds the recorded results)."""
     before = snapshot(utils.REPO_ROOT / "Data"), snapshot(utils.REPO_ROOT / "runs")
     for args in (["--epochs", "-1"], ["--epochs", "0", "--out", str(tmp_path / "x")],
-                 ["--how", "side-by-side", "--workers", "1"]):
+                 ["--how", "side-by-side", "--workers", "1"], ["--workers", "0"],
+                 ["--device", "foo"], ["--out", "/proc/x"]):
         result = run_train("--step", "2", *args, env={utils.QUICK_ENV: mode})
         assert result.returncode == 2, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
@@ -101,3 +104,18 @@ def test_bad_arguments_exit_2_with_one_line_and_write_nothing(tmp_path, mode):
         "--step", "2", "--epochs", "-1", env={utils.QUICK_ENV: mode}).stderr
     assert not (tmp_path / "x").exists()
     assert (snapshot(utils.REPO_ROOT / "Data"), snapshot(utils.REPO_ROOT / "runs")) == before
+
+
+def test_a_gpu_that_is_not_there_is_one_clear_line():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = run_train("--step", "2", "--device", "cuda")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "error: device 'cuda': no CUDA GPU is available here; use cpu"
+
+
+def test_help_says_what_the_whole_series_costs():
+    result = run_train("--help")
+    minutes = sum(run["wall_s"] for step in RECIPES for run in records.read_results(
+        records.results_path(step, records.RECORDED))["runs"]) / 60
+    assert f"took {minutes:.0f} min in all" in " ".join(result.stdout.split())

@@ -1,0 +1,150 @@
+"""Break the project on purpose, one way at a time, and check that the tests notice.
+
+Each mutation is applied to a fresh copy of the working tree (tracked and untracked files that
+git does not ignore), then the tests that guard it run there. A mutation the tests let pass is
+a hole in them. Not part of CI: it runs pytest once per mutation (a few minutes in all).
+
+    MNIST_DATA_DIR=../shared/data python tools/mutation_probe.py           # all of them
+    MNIST_DATA_DIR=../shared/data python tools/mutation_probe.py onecycle-per-epoch
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STEP6 = ("notebooks/step6_frontier.py", "notebooks/step6_frontier.ipynb")
+
+# name: (what a reader would be told wrongly, [(file, old text, new text or None to delete)],
+#        the tests that must fail)
+MUTATIONS = {
+    "notebook-results-wrong": (
+        "step 6's Results quotes a wrong mean, worst seed and count (in both files of the pair)",
+        [(f, old, new) for f in STEP6 for old, new in (
+            ("99.45 ± 0.06", "99.45 ± 0.07"), ("worst seed 99.27", "worst seed 99.37"),
+            ("**3 of 5 seeds**", "**4 of 5 seeds**"))],
+        ["tests/test_results.py"]),
+    "readme-typed-number": (
+        "a number typed into the README's prose",
+        [("README.md", "Each point is one recorded test-set run",
+          "Each of the 8 points is one recorded test-set run")],
+        ["tests/test_results.py"]),
+    "readme-stale-row": (
+        "a stale row left beside the README's generated results table",
+        [("README.md", "<!-- /generated -->\n\nSteps 1-4 are single-seed",
+          "<!-- /generated -->\n| 6. Frontier | `Step6Net` | 3,918 | 15 | 5 | 99.45 | 99.40 |\n"
+          "\nSteps 1-4 are single-seed")],
+        ["tests/test_results.py"]),
+    "record-deleted": (
+        "a test record deleted while the pages still cite it",
+        [("Data/results/candidates/f30_clean_5658/results/step6.json", None, None)],
+        ["tests/test_results.py"]),
+    "validation-reads-test": (
+        "a validation run that measures the test set",
+        [("src/seeds.py", "data = utils.load_mnist(device, validation=validation)",
+          "data = utils.load_mnist(device, validation=False)")],
+        ["tests/test_seeds.py"]),
+    "onecycle-per-epoch": (
+        "OneCycle stepped once per epoch instead of once per batch",
+        [("src/utils.py", "batch_scheduler=scheduler if recipe.scheduler_per_batch else None",
+          "batch_scheduler=None"),
+         ("src/utils.py", "        if scheduler is not None and not recipe.scheduler_per_batch:\n"
+                          "            scheduler.step()\n        if recipe.bn_stats_images:\n"
+                          "            recompute_batchnorm_stats(measured",
+          "        if scheduler is not None:\n            scheduler.step()\n"
+          "        if recipe.bn_stats_images:\n            recompute_batchnorm_stats(measured")],
+        ["tests/test_utils.py"]),
+    "device-override-ignored": (
+        "$MNIST_DEVICE ignored",
+        [("src/utils.py", "name = name or os.environ.get(DEVICE_ENV)", "name = name")],
+        ["tests/test_utils.py"]),
+    "help-flag-hidden": (
+        "a flag of train.py missing from --help",
+        [("src/train.py", 'help="no progress bars, only the per-epoch log lines")',
+          "help=argparse.SUPPRESS)")],
+        ["tests/test_train.py"]),
+    "step-notebook-missing": (
+        "a step without its notebook",
+        [(f, None, None) for f in STEP6],
+        ["tests/test_notebooks.py"]),
+    "bad-input-writes": (
+        "bad arguments checked only after files are written",
+        [("src/seeds.py", "    check_run_arguments(epochs, how, workers)\n", ""),
+         ("src/train.py", "        many_seeds.check_run_arguments(", "        (lambda *a: 0)(")],
+        ["tests/test_train.py", "tests/test_seeds.py"]),
+    "recipe-changed": (
+        "step 6's recipe changed after its record was made",
+        [("src/steps.py", "scheduler=one_cycle(0.4, three_phase=True))",
+          "scheduler=one_cycle(0.39, three_phase=True))")],
+        ["tests/test_results.py"]),
+    "candidate-changed": (
+        "a recorded search candidate's network changed",
+        [("benchmarks/design_search.py", "model=sep_second(12, 16, 36, 3))",
+          "model=sep_second(12, 16, 35, 3))")],
+        ["tests/test_design_search.py"]),
+}
+
+
+def copy_tree(to: Path) -> None:
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (to / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, to / name)
+
+
+def apply(tree: Path, edits) -> None:
+    for name, old, new in edits:
+        path = tree / name
+        if old is None:
+            path.unlink()
+            continue
+        text = path.read_text()
+        if old not in text:
+            raise SystemExit(f"error: {name} no longer contains {old!r}: update this probe")
+        path.write_text(text.replace(old, new))
+
+
+def probe(name: str) -> tuple[bool, float]:
+    """Apply mutation ``name`` to a fresh copy and run its tests; True if they failed."""
+    _, edits, tests = MUTATIONS[name]
+    with tempfile.TemporaryDirectory(prefix=f"probe_{name}_") as folder:
+        tree = Path(folder)
+        copy_tree(tree)
+        apply(tree, edits)
+        start = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", *tests],
+                                cwd=tree, capture_output=True, text=True, env=os.environ)
+        return result.returncode != 0, time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mutations", nargs="*", metavar="MUTATION",
+                        help=f"default: all of {', '.join(MUTATIONS)}")
+    names = parser.parse_args().mutations or list(MUTATIONS)
+    unknown = set(names) - set(MUTATIONS)
+    if unknown:
+        parser.error(f"unknown mutations {sorted(unknown)}: choose from {', '.join(MUTATIONS)}")
+    if os.environ.get("MNIST_DATA_DIR"):  # the copies live elsewhere: make the data root absolute
+        os.environ["MNIST_DATA_DIR"] = str(Path(os.environ["MNIST_DATA_DIR"]).resolve())
+    missed = []
+    for name in names:
+        caught, seconds = probe(name)
+        print(f"{'caught' if caught else 'MISSED'}  {name:<26} {seconds:6.1f} s  "
+              f"{MUTATIONS[name][0]}", flush=True)
+        if not caught:
+            missed.append(name)
+    print(f"{len(names) - len(missed)} of {len(names)} mutations caught")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
