@@ -39,6 +39,11 @@ MUTATIONS = {
           "<!-- /generated -->\n| 6. Frontier | `Step6Net` | 3,918 | 15 | 5 | 99.45 | 99.40 |\n"
           "\nSteps 1-4 are single-seed")],
         ["tests/test_results.py"]),
+    "docs-per-seed-wrong": (
+        "a per-seed line of the research log edited",
+        [("docs/research_log.md", "   2   99.37    14  99.27-99.37     260.4",
+          "   2   99.37    14  99.31-99.37     260.4")],
+        ["tests/test_results.py"]),
     "record-deleted": (
         "a test record deleted while the pages still cite it",
         [("Data/results/candidates/f30_clean_5658/results/step6.json", None, None)],

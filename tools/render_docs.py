@@ -36,7 +36,13 @@ GENERATORS = {
     "pareto-validation": lambda: design_search.pareto_table("validation"),
     "pareto-test": lambda: design_search.pareto_table("test"),
 }
-BLOCK = re.compile(r"^(?P<prefix>(?:# )?)(?P<open><!-- generated: (?P<name>[\w-]+) -->\n)"
+# A block may name one argument after the generator: ``<!-- generated: results-of PATH -->``.
+ARGUMENT_GENERATORS = {
+    "results-of": lambda path: "```\n" + records.format_results(
+        records.read_results(ROOT / path)) + "\n```",
+}
+BLOCK = re.compile(r"^(?P<prefix>(?:# )?)(?P<open><!-- generated: (?P<name>[\w-]+)"
+                   r"(?: (?P<argument>[\w./-]+))? -->\n)"
                    r"(?P<body>.*?)^(?P=prefix)(?P<close><!-- /generated -->)", re.S | re.M)
 
 
@@ -49,10 +55,15 @@ def documents() -> list[Path]:
 def render(text: str) -> str:
     """``text`` with every generated block holding its generator's output now."""
     def fill(match):
-        name, prefix = match["name"], match["prefix"]
-        if name not in GENERATORS:
-            raise KeyError(f"unknown generated block {name!r}: one of {', '.join(GENERATORS)}")
-        body = "".join(f"{prefix}{line}".rstrip() + "\n" for line in GENERATORS[name]().split("\n"))
+        name, prefix, argument = match["name"], match["prefix"], match["argument"]
+        if argument and name in ARGUMENT_GENERATORS:
+            text = ARGUMENT_GENERATORS[name](argument)
+        elif not argument and name in GENERATORS:
+            text = GENERATORS[name]()
+        else:
+            raise KeyError(f"unknown generated block {match['open'].strip()!r}: one of "
+                           f"{', '.join(GENERATORS)}, or {', '.join(ARGUMENT_GENERATORS)} PATH")
+        body = "".join(f"{prefix}{line}".rstrip() + "\n" for line in text.split("\n"))
         return f"{prefix}{match['open']}{body}{prefix}{match['close']}"
     return BLOCK.sub(fill, text)
 
