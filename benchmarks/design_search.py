@@ -352,6 +352,53 @@ def search_table(step: int = 5, last: int = 4) -> str:
     return "\n".join(rows)
 
 
+ROOM = ("s5_recipe", "s5_clean_last4", "s5_clean_last4_ema")  # docs/step5_room.md
+ROOM_TARGET, ROOM_BAR = 99.45, 0.03
+
+
+def room_table(names=ROOM, last: int = 4) -> str:
+    """Step 5's candidates for room to spare, seed by seed: the lowest validation accuracy of
+    the last epochs, its mean and worst, and the seeds at ``ROOM_TARGET`` or more."""
+    rows = [f"| Candidate | Seeds | Lowest of last {last} per seed % | Mean % | Worst % | "
+            f"Seeds >= {ROOM_TARGET:.2f} |", "|---|---:|---|---:|---:|---:|"]
+    for name in names:
+        path = records.results_path(5, TUNING / name)
+        if path.exists():
+            s = records.summarize_runs(records.read_results(path), last)
+            per_seed = ", ".join(f"{seed}: {low:.2f}" for seed, low in zip(s["seeds"],
+                                                                            s["last_min"]))
+            rows.append(f"| {name} | {len(s['seeds'])} | {per_seed} | {s['last_min_mean']:.2f} | "
+                        f"{s['worst_last_min']:.2f} | "
+                        f"{sum(low >= ROOM_TARGET for low in s['last_min'])} |")
+    return "\n".join(rows)
+
+
+def room_verdict(reference: str = ROOM[0], candidates=ROOM[1:], last: int = 4) -> str:
+    """Each candidate against the bar of docs/step5_room.md, written before the runs: worst at
+    least ``ROOM_BAR`` above the reference's, and a mean not below it, on the same seeds."""
+    path = records.results_path(5, TUNING / reference)
+    if not path.exists():
+        return f"No verdict yet: {reference} has no record."
+    ref = records.summarize_runs(records.read_results(path), last)
+    lines = []
+    for name in candidates:
+        path = records.results_path(5, TUNING / name)
+        if not path.exists():
+            lines.append(f"- {name}: not run yet.")
+            continue
+        s = records.summarize_runs(records.read_results(path), last)
+        if s["seeds"] != ref["seeds"]:
+            lines.append(f"- {name}: seeds {s['seeds']}, not {reference}'s {ref['seeds']}: "
+                         "no verdict.")
+            continue
+        worst, mean = s["worst_last_min"] - ref["worst_last_min"], \
+            s["last_min_mean"] - ref["last_min_mean"]
+        passes = worst >= ROOM_BAR - 1e-9 and mean >= -1e-9
+        lines.append(f"- {name}: worst {worst:+.2f}, mean {mean:+.2f} points against {reference}"
+                     f": {'passes' if passes else 'fails'} the bar.")
+    return "\n".join(lines)
+
+
 def seeds_for_test_record(name: str) -> list:
     """The seeds of ``name``'s validation record, if it may get a test record: a test record is
     the last look at a candidate already chosen on enough validation seeds, and it is made once,

@@ -131,3 +131,25 @@ def test_a_candidate_gets_one_test_record_and_only_after_its_validation_seeds(mo
         assert refused.value.code == 2
         assert "f28_clean_last4 already has a test record" in capsys.readouterr().err
     assert len(calls) == 2
+
+
+def test_the_room_verdict_applies_the_bar_written_before_the_runs(monkeypatch, tmp_path):
+    """docs/step5_room.md: a candidate passes if its worst seed is at least 0.03 points above
+    the reference's and its mean is not below it, on the same seeds."""
+    monkeypatch.setattr(design_search, "TUNING", tmp_path)
+    base = records.read_results(records.results_path(5, RESULTS.parent))
+
+    def write(name, lows):
+        runs = [dict(run, test_acc=run["test_acc"][:-4] + [low] * 4, seed=seed)
+                for seed, (run, low) in enumerate(zip(base["runs"], lows), start=1)]
+        records.write_results(dict(base, runs=runs), records.results_path(5, tmp_path / name))
+
+    write("s5_recipe", [99.40, 99.44, 99.46, 99.42, 99.44])
+    write("s5_clean_last4", [99.43, 99.44, 99.46, 99.44, 99.44])  # worst +0.03, mean +0.01
+    write("s5_clean_last4_ema", [99.42, 99.60, 99.60, 99.60, 99.60])  # worst +0.02 only
+    verdict = design_search.room_verdict().splitlines()
+    assert verdict == ["- s5_clean_last4: worst +0.03, mean +0.01 points against s5_recipe: "
+                       "passes the bar.",
+                       "- s5_clean_last4_ema: worst +0.02, mean +0.13 points against s5_recipe: "
+                       "fails the bar."]
+    assert "| s5_clean_last4 | 5 | 1: 99.43, 2: 99.44" in design_search.room_table()

@@ -35,6 +35,8 @@ GENERATORS = {
     "search-table-5": lambda: design_search.search_table(5),
     "pareto-validation": lambda: design_search.pareto_table("validation"),
     "pareto-test": lambda: design_search.pareto_table("test"),
+    "room-table": design_search.room_table,
+    "room-verdict": design_search.room_verdict,
 }
 # A block may name one argument after the generator: ``<!-- generated: results-of PATH -->``.
 ARGUMENT_GENERATORS = {
