@@ -217,7 +217,8 @@ def compare_with_recorded(results: dict, last: int = 4, target: float = 99.40) -
         lowest = f"{s['last_min_mean']:.2f} (worst {s['worst_last_min']:.2f})"
         rows.append(f"{label:<9}{run['params']:>10,}{seeds:>6}{s['best_mean']:>8.2f}"
                     f"{lowest:>24}{f'{held} of {seeds}':>12}   {run['mode']} mode, "
-                    f"{run['epochs']} epochs, {run['eval_set']} set")
+                    f"{run['epochs']} epoch{'s' if run['epochs'] > 1 else ''}, "
+                    f"{run['eval_set']} set")
     return "\n".join(rows)
 
 
