@@ -329,7 +329,7 @@ def headline(step: int) -> str:
             f"{r['epochs']} epochs, {len(r['runs'])} seeds): {verdict(r)}.")
 
 
-def test_records_meeting_the_target(folder: Path = RECORDED / "results") -> list[tuple[int, Path]]:
+def records_meeting_the_target(folder: Path = RECORDED / "results") -> list[tuple[int, Path]]:
     """(parameters, file) of every full test-set record of at most 15 epochs whose every seed,
     5 or more, holds the target: steps, their earlier records and candidates."""
     meeting = []
@@ -345,7 +345,7 @@ def test_records_meeting_the_target(folder: Path = RECORDED / "results") -> list
 def frontier_gap() -> str:
     """The smallest network shown to meet the target on the test set, and its distance from
     the frontier's budget."""
-    params, path = test_records_meeting_the_target()[0]
+    params, path = records_meeting_the_target()[0]
     gap = params - BUDGETS["frontier"]
     where = path.relative_to(REPO_ROOT)
     return (f"Smallest network shown to meet the criterion: **{params:,} parameters** "
@@ -353,7 +353,7 @@ def frontier_gap() -> str:
                                 if gap > 0 else f"within the {BUDGETS['frontier']:,} goal."))
 
 
-def test_time(path: Path = RECORDED / "timings" / "pytest.json") -> str:
+def pytest_time(path: Path = RECORDED / "timings" / "pytest.json") -> str:
     """How long the README's test command took, as measured and recorded."""
     t = json.loads(Path(path).read_text())
     return (f"`{t['command']}` ({t['passed']} tests) took {t['seconds'] / 60:.1f} min on "

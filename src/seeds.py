@@ -143,11 +143,7 @@ def train_packed_epoch(net: Copies, x, y, optimizer, *, batch_size, generators, 
                                label_smoothing=label_smoothing).view(-1, copies).mean(0)
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()  # copy k's weights get the gradient of copy k's loss alone
-        optimizer.step()
-        if batch_scheduler is not None:
-            batch_scheduler.step()
-        if average is not None:
-            average.update()
+        utils.take_step(optimizer, batch_scheduler, average)
         losses[i] = loss.detach() * len(yb)
         correct += (logits.argmax(-1) == yb).sum(0)
         seen += len(yb)

@@ -265,11 +265,7 @@ def train_one_epoch(model, x, y, optimizer, *, batch_size, generator=None, augme
         loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
-        if batch_scheduler is not None:
-            batch_scheduler.step()
-        if average is not None:
-            average.update()
+        take_step(optimizer, batch_scheduler, average)
         losses[i] = loss.detach() * len(yb)
         correct += (logits.argmax(1) == yb).sum()
         seen += len(yb)
@@ -284,6 +280,15 @@ def train_one_epoch(model, x, y, optimizer, *, batch_size, generator=None, augme
             f" of {steps}: lower the learning rate or check the model's last layer.")
     # Accuracy from exact counts in Python floats: a float32 99.4 reads as 99.399998.
     return losses.sum().item() / seen, 100.0 * correct.item() / seen
+
+
+def take_step(optimizer, batch_scheduler=None, average=None):
+    """One optimizer step, then the per-batch schedule (OneCycle) and the weight average."""
+    optimizer.step()
+    if batch_scheduler is not None:
+        batch_scheduler.step()
+    if average is not None:
+        average.update()
 
 
 @torch.no_grad()

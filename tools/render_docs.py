@@ -30,7 +30,7 @@ GENERATORS = {
     "frontier-gap": records.frontier_gap,
     **{f"step-results-{step}": (lambda step=step: records.step_results(step)) for step in RECIPES},
     "results-table": records.results_table_markdown,
-    "test-time": records.test_time,
+    "test-time": records.pytest_time,
     "quick-start": records.quick_start,
     "search-table-5": lambda: design_search.search_table(5),
     "pareto-validation": lambda: design_search.pareto_table("validation"),
