@@ -151,5 +151,6 @@ def test_the_room_verdict_applies_the_bar_written_before_the_runs(monkeypatch, t
     assert verdict == ["- s5_clean_last4: worst +0.03, mean +0.01 points against s5_recipe: "
                        "passes the bar.",
                        "- s5_clean_last4_ema: worst +0.02, mean +0.13 points against s5_recipe: "
-                       "fails the bar."]
+                       "fails the bar.",
+                       "- s5_f30_training: not run yet.", "- s5_separable: not run yet."]
     assert "| s5_clean_last4 | 5 | 1: 99.43, 2: 99.44" in design_search.room_table()
