@@ -8,7 +8,8 @@ machine noise hits all three alike:
   (c) compute: forward, backward and optimizer step alone, on pre-made batches.
 
 Prints ms per batch for each, ``speedup_vs_seed_pipeline: X`` (b/a) and
-``overhead_vs_compute: Y`` (a/c).
+``overhead_vs_compute: Y`` (a/c). ``--record`` also writes the medians to
+``Data/timings/pipeline_speed.json``, which docs/research_log.md quotes.
 
     MNIST_DATA_DIR=../shared/data python benchmarks/pipeline_speed.py --quick
 """
@@ -16,14 +17,18 @@ import argparse
 import statistics
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+import records  # noqa: E402
 import utils  # noqa: E402
 from steps import RECIPES  # noqa: E402
+
+RECORD = records.RECORDED / "timings" / "pipeline_speed.json"
 
 
 def time_engine(recipe, x, y, seed):
@@ -91,6 +96,7 @@ def main():
     parser.add_argument("--batches", type=int, help="batches per timing (default 200, quick 60)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5, quick 3)")
     parser.add_argument("--device", help="cpu or cuda (default: the fastest available)")
+    parser.add_argument("--record", action="store_true", help=f"also write the medians to {RECORD}")
     args = parser.parse_args()
     batches = args.batches or (60 if args.quick else 200)
     rounds = args.rounds or (3 if args.quick else 5)
@@ -110,15 +116,28 @@ def main():
         print(f"round {r}{' (warm-up)' if r == 0 else ''}: "
               + ", ".join(f"{k} {1000 * v[-1] / batches:.1f} ms/batch" for k, v in times.items()),
               flush=True)
-    times = {k: v[1:] for k, v in times.items()}
-    median = {k: statistics.median(v) for k, v in times.items()}
-    print(f"device: {utils.device_name(device)}, torch {torch.__version__}, threads "
-          f"{torch.get_num_threads()}, model {recipe.model_class()}, batch {recipe.batch_size}, "
-          f"{batches} batches x {rounds} rounds (medians)")
-    for k, v in median.items():
-        print(f"{k}_ms_per_batch: {1000 * v / batches:.2f}")
-    print(f"speedup_vs_seed_pipeline: {median['course'] / median['engine']:.2f}")
-    print(f"overhead_vs_compute: {median['engine'] / median['compute']:.2f}")
+    record = {"benchmark": "pipeline_speed", "device": utils.device_name(device),
+              "torch": torch.__version__, "threads": torch.get_num_threads(),
+              "model": recipe.model_class(), "batch_size": recipe.batch_size,
+              "batches": batches, "rounds": rounds, "measured": date.today().isoformat(),
+              "ms_per_batch": {k: 1000 * statistics.median(v[1:]) / batches
+                               for k, v in times.items()}}
+    print(report(record))
+    if args.record:
+        records.write_results(record, RECORD)
+        print(f"written: {RECORD}")
+
+
+def report(record: dict) -> str:
+    """The medians, and the engine against the course pipeline and against compute alone."""
+    ms = record["ms_per_batch"]
+    return "\n".join([
+        f"device: {record['device']}, torch {record['torch']}, threads {record['threads']}, "
+        f"model {record['model']}, batch {record['batch_size']}, {record['batches']} batches x "
+        f"{record['rounds']} rounds (medians), measured {record['measured']}",
+        *(f"{k}_ms_per_batch: {v:.2f}" for k, v in ms.items()),
+        f"speedup_vs_seed_pipeline: {ms['course'] / ms['engine']:.2f}",
+        f"overhead_vs_compute: {ms['engine'] / ms['compute']:.2f}"])
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Timing: trains the final model's recipe for one epoch over the same images as on
 (one seed) and as ``Copies`` of K networks (K seeds), and with ``--side-by-side N`` as K seeds
 trained alone, N at a time in worker processes of one thread each (a CPU's way), interleaved
 in rounds so machine noise hits all alike. Prints ``cost_of_K_seeds_..._vs_one: X`` per way
-(K seeds one after another would cost K).
+(K seeds one after another would cost K). ``--record`` also writes the medians to
+``Data/timings/seeds_at_once_step<N>.json``, which docs/research_log.md quotes.
 
     MNIST_DATA_DIR=../shared/data python benchmarks/seeds_at_once.py --copies 5 --side-by-side 2
 
@@ -20,6 +21,7 @@ import itertools
 import statistics
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -62,16 +64,28 @@ def timing(args):
     for _ in range(args.rounds):
         for way, (seeds, workers) in ways.items():
             times[way].append(time_seeds(recipe, data, seeds, workers))
-    medians = {way: statistics.median(t) for way, t in times.items()}
-    one = medians["one seed"]
-    print(f"device: {utils.device_name(device)} | step {args.step} ({recipe.model_class()}), "
-          f"{n:,} images x {args.rounds} rounds, medians")
-    print(" | ".join(f"{way}: {t:.2f} s" for way, t in medians.items()))
-    for way, t in list(medians.items())[1:]:
-        workers = ways[way][1]
-        label = "at_once" if workers == 1 else f"side_by_side_{workers}"
-        print(f"cost_of_{args.copies}_seeds_{label}_vs_one: {t / one:.2f}")
+    record = {"benchmark": "seeds_at_once", "device": utils.device_name(device),
+              "torch": torch.__version__, "step": args.step, "model": recipe.model_class(),
+              "images": n, "rounds": args.rounds, "copies": args.copies,
+              "measured": date.today().isoformat(),
+              "seconds": {way: statistics.median(t) for way, t in times.items()}}
+    print(report(record))
+    if args.record:
+        path = records.RECORDED / "timings" / f"seeds_at_once_step{args.step}.json"
+        records.write_results(record, path)
+        print(f"written: {path}")
 
+
+def report(record: dict) -> str:
+    """The medians of each way, and what K seeds cost against one (one after another: K)."""
+    seconds = record["seconds"]
+    one = seconds["one seed"]
+    return "\n".join([
+        f"device: {record['device']}, torch {record['torch']} | step {record['step']} "
+        f"({record['model']}), one epoch over {record['images']:,} images x {record['rounds']} "
+        f"rounds, medians, measured {record['measured']}",
+        " | ".join(f"{way}: {t:.2f} s" for way, t in seconds.items()),
+        *(f"{way}: {t / one:.2f}x one seed" for way, t in list(seconds.items())[1:])])
 
 def paired_permutation_p(diffs):
     """Two-sided p-value of the mean paired difference under random sign flips (exact)."""
@@ -88,21 +102,26 @@ def seeds_ran(results: dict) -> str:
     return f"{results.get('seeds_at_once', 1)} packed at once"
 
 
-def compare(path_a, path_b, last=4):
-    a, b = (records.read_results(Path(p)) for p in (path_a, path_b))
+def compare(path_a, path_b, last=4, root=Path()) -> str:
+    """Two records of the same recipe and seeds, seed by seed, and the paired differences
+    (paths relative to ``root``)."""
+    a, b = (records.read_results(Path(root) / p) for p in (path_a, path_b))
     sa, sb = records.summarize_runs(a, last), records.summarize_runs(b, last)
     if sa["seeds"] != sb["seeds"]:
-        sys.exit(f"error: the files hold different seeds: {sa['seeds']} and {sb['seeds']}")
-    for label, path, results in (("A", path_a, a), ("B", path_b, b)):
-        print(f"{label}: {path} (seeds ran: {seeds_ran(results)})")
-    print(f"{'seed':>4} {'best A':>7} {'best B':>7} {f'last {last} A':>9} {f'last {last} B':>9}")
+        raise ValueError(f"{path_a} and {path_b} hold different seeds: {sa['seeds']} and "
+                         f"{sb['seeds']}; compare records of the same seeds")
+    lines = [f"{label}: {path} (seeds ran: {seeds_ran(results)})"
+             for label, path, results in (("A", path_a, a), ("B", path_b, b))]
+    lines.append(f"{'seed':>4} {'best A':>7} {'best B':>7} {f'last {last} A':>9} "
+                 f"{f'last {last} B':>9}")
     for row in zip(sa["seeds"], sa["best"], sb["best"], sa["last_min"], sb["last_min"]):
-        print(f"{row[0]:>4} " + " ".join(f"{v:>{w}.2f}" for v, w in zip(row[1:], (7, 7, 9, 9))))
+        lines.append(f"{row[0]:>4} " + " ".join(f"{v:>{w}.2f}"
+                                                for v, w in zip(row[1:], (7, 7, 9, 9))))
     for name in ("best", "last_min"):
         diffs = np.subtract(sa[name], sb[name])
-        print(f"{name}: A - B = {diffs.mean():+.3f} +- {diffs.std():.3f} points, "
-              f"paired permutation p = {paired_permutation_p(diffs):.2f}")
-
+        lines.append(f"{name}: A - B = {diffs.mean():+.3f} +- {diffs.std():.3f} points, "
+                     f"paired permutation p = {paired_permutation_p(diffs):.2f}")
+    return "\n".join(lines)
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
@@ -115,9 +134,14 @@ def main():
     parser.add_argument("--side-by-side", type=int, default=1, metavar="N",
                         help="also time the seeds trained alone, N side by side (CPU)")
     parser.add_argument("--compare", nargs=2, metavar=("A", "B"))
+    parser.add_argument("--record", action="store_true",
+                        help="also write the timing to Data/timings/seeds_at_once_step<N>.json")
     args = parser.parse_args()
     if args.compare:
-        compare(*args.compare)
+        try:
+            print(compare(*args.compare))
+        except ValueError as refusal:
+            parser.error(str(refusal))
     else:
         timing(args)
 

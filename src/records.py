@@ -161,6 +161,21 @@ def results_table_markdown(results_dir: Path | None = None, last: int = 4) -> st
     return "\n".join(rows)
 
 
+def with_more_seeds(recorded: dict, new: dict, path: Path) -> dict:
+    """The record at ``path`` with ``new``'s runs added: a record grows by seeds (5 validation
+    seeds, then 10) only if the new runs trained the same recipe the same way on other seeds."""
+    same = ("recipe_fingerprint", "eval_set", "mode", "epochs", "train_size", "test_size",
+            "seeds_ran")
+    differs = [key for key in same if recorded.get(key) != new.get(key)]
+    if differs:
+        raise ValueError(f"{path} holds runs that differ from these in {', '.join(differs)}: "
+                         "its seeds cannot be joined with these; record them elsewhere")
+    both = sorted({r["seed"] for r in recorded["runs"]} & {r["seed"] for r in new["runs"]})
+    if both:
+        raise ValueError(f"{path} already holds seeds {both}: give only new seeds to add them")
+    return dict(new, runs=sorted(recorded["runs"] + new["runs"], key=lambda run: run["seed"]))
+
+
 def summarize_runs(results: dict, last: int = 4) -> dict:
     """Per-seed best and worst-of-last-``last`` accuracy on the measured set, and their
     spread over seeds."""

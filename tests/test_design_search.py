@@ -140,8 +140,8 @@ def test_the_room_verdict_applies_the_bar_written_before_the_runs(monkeypatch, t
     base = records.read_results(records.results_path(5, RESULTS.parent))
 
     def write(name, lows):
-        runs = [dict(run, test_acc=run["test_acc"][:-4] + [low] * 4, seed=seed)
-                for seed, (run, low) in enumerate(zip(base["runs"], lows), start=1)]
+        runs = [dict(base["runs"][0], test_acc=base["runs"][0]["test_acc"][:-4] + [low] * 4,
+                     seed=seed) for seed, low in enumerate(lows, start=1)]
         records.write_results(dict(base, runs=runs), records.results_path(5, tmp_path / name))
 
     write("s5_recipe", [99.40, 99.44, 99.46, 99.42, 99.44])
@@ -152,5 +152,47 @@ def test_the_room_verdict_applies_the_bar_written_before_the_runs(monkeypatch, t
                        "passes the bar.",
                        "- s5_clean_last4_ema: worst +0.02, mean +0.13 points against s5_recipe: "
                        "fails the bar.",
-                       "- s5_f30_training: not run yet.", "- s5_separable: not run yet."]
+                       "- s5_f30_training: not run yet.", "- s5_separable: not run yet.",
+                       "- Chosen: s5_clean_last4."]
+    # the highest worst wins; within ROOM_TIE of it, the candidate listed first
+    write("s5_f30_training", [99.44, 99.44, 99.46, 99.44, 99.44])  # worst +0.04: level
+    write("s5_separable", [99.45, 99.45, 99.46, 99.45, 99.45, 99.30])  # +0.05; a sixth seed
+    verdict = design_search.room_verdict().splitlines()
+    assert verdict[2:] == ["- s5_f30_training: worst +0.04, mean +0.01 points against "
+                           "s5_recipe: passes the bar.",
+                           "- s5_separable: worst +0.05, mean +0.02 points against s5_recipe: "
+                           "passes the bar.", "- Chosen: s5_f30_training."]
+    write("s5_separable", [99.46, 99.46, 99.46, 99.46, 99.46])  # +0.06: beyond the tie
+    assert design_search.room_verdict().splitlines()[-1] == "- Chosen: s5_separable."
     assert "| s5_clean_last4 | 5 | 1: 99.43, 2: 99.44" in design_search.room_table()
+
+
+def test_new_validation_seeds_join_the_candidates_record_and_old_ones_are_kept(monkeypatch,
+                                                                               tmp_path, capsys):
+    """Seeds 6-10 of a chosen candidate join its record of seeds 1-5; a partial repeat, which
+    would replace the record by fewer seeds, is refused before anything trains."""
+    monkeypatch.setattr(design_search, "TUNING", tmp_path)
+    name, how = "s5_recipe", many_seeds.default_how(utils.get_device())
+    recipe = design_search.CANDIDATES[name].recipe
+    base = records.read_results(records.results_path(5, RESULTS.parent / "tuning" / name))
+    base = dict(base, seeds_ran=how, mode="quick" if utils.is_quick() else "full")
+    path = records.results_path(5, tmp_path / name)
+    records.write_results(base, path)
+    trained = []
+
+    def fake_run(recipe, seeds, *, out, **kwargs):
+        trained.append(seeds)
+        results = dict(base, runs=[dict(base["runs"][0], seed=s) for s in seeds])
+        records.write_results(results, records.results_path(recipe.step, out))
+        return results, None, None
+
+    monkeypatch.setattr(many_seeds, "run_recipe", fake_run)
+    monkeypatch.setattr(sys, "argv", ["design_search.py", name, "--seeds", "6,7"])
+    design_search.main()
+    assert [run["seed"] for run in records.read_results(path)["runs"]] == [1, 2, 3, 4, 5, 6, 7]
+    assert records.read_results(path)["recipe_fingerprint"] == records.recipe_fingerprint(recipe)
+    monkeypatch.setattr(sys, "argv", ["design_search.py", name, "--seeds", "2,8"])
+    with pytest.raises(SystemExit):
+        design_search.main()
+    assert "holds seeds [1, 2, 3, 4, 5, 6, 7]: repeat them all" in capsys.readouterr().err
+    assert trained == [[6, 7]]

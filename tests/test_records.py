@@ -101,3 +101,17 @@ def test_the_fingerprint_changes_with_anything_that_changes_the_run():
         assert records.recipe_fingerprint(dataclasses.replace(base, **{field: value})) \
             != fingerprint, field
     assert torch.equal(torch.random.get_rng_state(), state)  # the caller's randomness is kept
+
+
+def test_a_record_grows_by_new_seeds_of_the_same_training_only(tmp_path):
+    path = tmp_path / "step5.json"
+    recorded = dict(_results(), recipe_fingerprint="abc", seeds_ran="one-after-another")
+    recorded["runs"] = [dict(recorded["runs"][0], seed=seed) for seed in (1, 2)]
+    new = dict(recorded, runs=[dict(recorded["runs"][0], seed=seed) for seed in (4, 3)])
+    assert [r["seed"] for r in records.with_more_seeds(recorded, new, path)["runs"]] == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match=r"step5\.json already holds seeds \[2\]"):
+        records.with_more_seeds(recorded, dict(new, runs=recorded["runs"][1:]), path)
+    for key, other in (("recipe_fingerprint", "xyz"), ("seeds_ran", "packed"), ("mode", "quick")):
+        with pytest.raises(ValueError, match=f"step5.json holds runs that differ from these in "
+                                             f"{key}"):
+            records.with_more_seeds(recorded, dict(new, **{key: other}), path)

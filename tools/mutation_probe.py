@@ -44,6 +44,16 @@ MUTATIONS = {
         [("docs/research_log.md", "   2   99.37    14  99.27-99.37     260.4",
           "   2   99.37    14  99.31-99.37     260.4")],
         ["tests/test_results.py"]),
+    "docs-typed-number": (
+        "a result typed into the prose of docs/",
+        [("docs/frontier_search.md", "(f36, the same training seed for seed) has the best",
+          "(f36, the same training seed for seed; 99.39 %) has the best")],
+        ["tests/test_results.py"]),
+    "docs-claim-false": (
+        "a sentence of docs/ that its records contradict",
+        [("docs/frontier_search.md", "lifted the mean above f23's, f28 the most",
+          "lifted the mean above f23's, f29 the most")],
+        ["tests/test_claims.py"]),
     "record-deleted": (
         "a test record deleted while the pages still cite it",
         [("Data/results/candidates/f30_clean_5658/results/step6.json", None, None)],

@@ -12,6 +12,7 @@ A generated block sits between two markers and holds exactly what its generator 
     python tools/render_docs.py --check   # exit 1 and name each stale block (what the tests do)
 """
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -19,7 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "benchmarks")]
 import design_search  # noqa: E402
+import pipeline_speed  # noqa: E402
+import precise_bn  # noqa: E402
 import records  # noqa: E402
+import seeds_at_once  # noqa: E402
 from jupytext.cli import jupytext as jupytext_cli  # noqa: E402
 from steps import RECIPES  # noqa: E402
 
@@ -33,18 +37,39 @@ GENERATORS = {
     "test-time": records.pytest_time,
     "quick-start": records.quick_start,
     "search-table-5": lambda: design_search.search_table(5),
+    "search-table-6": lambda: design_search.search_table(6),
     "pareto-validation": lambda: design_search.pareto_table("validation"),
     "pareto-test": lambda: design_search.pareto_table("test"),
     "room-table": design_search.room_table,
     "room-verdict": design_search.room_verdict,
 }
-# A block may name one argument after the generator: ``<!-- generated: results-of PATH -->``.
+# A block may name arguments after the generator: ``<!-- generated: results-of PATH -->``.
+# Paths are relative to the repository root.
+TIMING_REPORTS = {"pipeline_speed": pipeline_speed.report, "seeds_at_once": seeds_at_once.report}
+
+
+def code_block(text: str) -> str:
+    return f"```\n{text}\n```"
+
+
+def timing_of(path: str) -> str:
+    if not (ROOT / path).exists():
+        return f"Not measured yet: `{path}` is written by the command above."
+    record = json.loads((ROOT / path).read_text())
+    return code_block(TIMING_REPORTS[record["benchmark"]](record))
+
+
 ARGUMENT_GENERATORS = {
-    "results-of": lambda path: "```\n" + records.format_results(
-        records.read_results(ROOT / path)) + "\n```",
+    "results-of": lambda path: code_block(records.format_results(
+        records.read_results(ROOT / path))),
+    "verdict-of": lambda path: records.verdict(records.read_results(ROOT / path)) + ".",
+    "precise-bn": lambda path: code_block(precise_bn.summary(
+        json.loads((ROOT / path).read_text()))),
+    "compare": lambda a, b: code_block(seeds_at_once.compare(a, b, root=ROOT)),
+    "timing-of": timing_of,
 }
 BLOCK = re.compile(r"^(?P<prefix>(?:# )?)(?P<open><!-- generated: (?P<name>[\w-]+)"
-                   r"(?: (?P<argument>[\w./-]+))? -->\n)"
+                   r"(?P<arguments>(?: [\w./-]+)*) -->\n)"
                    r"(?P<body>.*?)^(?P=prefix)(?P<close><!-- /generated -->)", re.S | re.M)
 
 
@@ -57,14 +82,15 @@ def documents() -> list[Path]:
 def render(text: str) -> str:
     """``text`` with every generated block holding its generator's output now."""
     def fill(match):
-        name, prefix, argument = match["name"], match["prefix"], match["argument"]
-        if argument and name in ARGUMENT_GENERATORS:
-            text = ARGUMENT_GENERATORS[name](argument)
-        elif not argument and name in GENERATORS:
+        name, prefix, arguments = match["name"], match["prefix"], match["arguments"].split()
+        if arguments and name in ARGUMENT_GENERATORS:
+            text = ARGUMENT_GENERATORS[name](*arguments)
+        elif not arguments and name in GENERATORS:
             text = GENERATORS[name]()
         else:
             raise KeyError(f"unknown generated block {match['open'].strip()!r}: one of "
-                           f"{', '.join(GENERATORS)}, or {', '.join(ARGUMENT_GENERATORS)} PATH")
+                           f"{', '.join(GENERATORS)}, or {', '.join(ARGUMENT_GENERATORS)} "
+                           "with their paths")
         body = "".join(f"{prefix}{line}".rstrip() + "\n" for line in text.split("\n"))
         return f"{prefix}{match['open']}{body}{prefix}{match['close']}"
     return BLOCK.sub(fill, text)
