@@ -50,7 +50,8 @@ from steps import RECIPES
 STEP = 2
 recipe = RECIPES[STEP]
 device = utils.get_device()
-out = records.output_dir(record=records.recording())  # runs/, or Data/ when recording
+record = records.recording()  # True only when tools/run_notebook.py re-records the reference
+out = records.output_dir(record=record)  # runs/, or Data/ when recording
 train_x, train_y, test_x, test_y = data = utils.load_mnist(device)
 print(f"{recipe.title} | device {utils.device_name(device)} | "
       f"{'quick' if utils.is_quick() else 'full'} mode: {len(train_x):,} train / {len(test_x):,} test images")
@@ -90,7 +91,7 @@ utils.plot_samples(train_x, train_y, records.plot_path(STEP, "samples", out), au
 # ## Training
 
 # %%
-results, model, _ = seeds.run_recipe(recipe, out=out, device=device, data=data)
+results, model, _ = seeds.run_recipe(recipe, out=out, record=record, device=device, data=data)
 
 # %%
 print(records.format_results(results))

@@ -30,7 +30,7 @@
 #   normalizes with the statistics of each batch.
 #
 # These choices won a small design search on a validation split (the last 10,000 training
-# images), never on the test set; the README lists those runs. Precise BN was checked there
+# images), never on the test set; the research log (`docs/research_log.md`) lists those runs. Precise BN was checked there
 # in pairs: the same trained weights evaluated with both kinds of statistics
 # (`benchmarks/precise_bn.py`).
 #
@@ -38,7 +38,7 @@
 # (`seeds.Copies`, `how="packed"`): copy k starts, shuffles and augments from seed k exactly as
 # a run of seed k alone; only the dropout masks are drawn for all copies together. Run here,
 # the seeds train the way measured fastest for your device: packed on a GPU, one after another
-# on a CPU. The README compares this record with the same 5 seeds trained one after another.
+# on a CPU. The research log compares this record with the same 5 seeds trained one after another.
 #
 # Target: **under 8,000 parameters and at least 99.40 % test accuracy in each of the last 4 of
 # 15 epochs, for each of 5 seeds**.
@@ -73,7 +73,8 @@ from steps import RECIPES
 STEP = 5
 recipe = RECIPES[STEP]
 device = utils.get_device()
-out = records.output_dir(record=records.recording())  # runs/, or Data/ when recording
+record = records.recording()  # True only when tools/run_notebook.py re-records the reference
+out = records.output_dir(record=record)  # runs/, or Data/ when recording
 train_x, train_y, test_x, test_y = data = utils.load_mnist(device)
 print(f"{recipe.title} | device {utils.device_name(device)} | "
       f"{'quick' if utils.is_quick() else 'full'} mode: {len(train_x):,} train / {len(test_x):,} test images")
@@ -113,7 +114,7 @@ utils.plot_samples(train_x, train_y, records.plot_path(STEP, "samples", out), au
 # ## Training
 
 # %%
-results, model, _ = seeds.run_recipe(recipe, out=out, device=device, data=data)
+results, model, _ = seeds.run_recipe(recipe, out=out, record=record, device=device, data=data)
 
 # %%
 print(records.format_results(results))

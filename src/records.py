@@ -334,6 +334,9 @@ def step_results(step: int, folder: Path = RECORDED) -> str:
     if r["role"] in BUDGETS:
         lines.append(f"- Target (under {BUDGETS[r['role']]:,} parameters, {TARGET:.2f} % in each "
                      f"of the last {LAST} of at most 15 epochs, every seed): {verdict(r)}.")
+    elif len(minutes) > 1:
+        lines.append(f"- Criterion ({TARGET:.2f} % in each of the last {LAST} epochs, every "
+                     f"seed): {verdict(r)}.")
     return "\n".join(lines)
 
 
@@ -353,8 +356,16 @@ def records_meeting_the_target(folder: Path = RECORDED / "results") -> list[tupl
         met, seeds, _ = held(r)
         if r["mode"] == "full" and r["eval_set"] == "test" and r["epochs"] <= 15 and \
                 met == seeds >= 5:
-            meeting.append((r["params"], path))
-    return sorted(meeting)
+            meeting.append((r["params"], path.parent != Path(folder), path))
+    return [(params, path) for params, _, path in sorted(meeting)]  # a step before a candidate
+
+
+def same_runs(a: dict, b: dict) -> bool:
+    """Whether two records hold the same measurement: the same seeds with the same accuracy
+    in every epoch (a candidate that became a step, re-recorded as the step)."""
+    return [(r["seed"], acc) for r, acc in zip(a["runs"], accuracies(a))] == \
+        [(r["seed"], acc) for r, acc in zip(b["runs"], accuracies(b))] and \
+        a["eval_set"] == b["eval_set"]
 
 
 def frontier_gap() -> str:
@@ -393,10 +404,12 @@ def plot_overview(path: Path = RECORDED / "plots" / "overview.png"):
     epochs, for every step and every candidate with a test record, beside the target and the
     two budgets."""
     plt = utils._pyplot()
-    points = []
+    points, steps = [], [read_results(f) for f in sorted((RECORDED / "results").glob("step*.json"))]
     for file in sorted((RECORDED / "results").glob("step*.json")) + sorted(
             (RECORDED / "results" / "candidates").glob("*/results/*.json")):
         r = read_results(file)
+        if file.parent.name != "results" and any(same_runs(r, step) for step in steps):
+            continue  # a candidate that became a step is shown as the step
         label = f"step {r['step']}" if file.parent.name == "results" and \
             file.parent.parent == RECORDED else file.parent.parent.name.split("_")[0]
         points.append((r["params"], held(r)[2], label, held(r)))

@@ -1,17 +1,19 @@
 """Many seeds of one recipe: packed into one network, one after another, or side by side.
 
 The lesson is one network (``utils.fit``); a claim about a recipe needs several seeds. Three
-ways to train them give the same runs, seed for seed (tests hold them to it):
+ways to train them give the same runs, seed for seed, for a network without dropout (tests
+hold them to it; with dropout, packing draws other dropout masks):
 
-- ``one-after-another``: ``utils.fit`` once per seed. The default on a CPU, where it was
-  measured faster than packing (step 6: 5 seeds packed cost 8.48x one seed, one after another
-  5x; step 5: 26.8 against 23.2 minutes).
+- ``one-after-another``: ``utils.fit`` once per seed. The default on a CPU, where packing was
+  measured slower (docs/research_log.md, "Many seeds at once").
 - ``packed``: the seeds as ``Copies`` of one network, trained by one loop: a GPU has room for
   all of them at once. The default on a GPU.
 - ``side-by-side``: each seed alone in its own process of one thread, ``workers`` at a time
-  (CPU only; step 6: 5.29x one seed).
+  (CPU only).
 
-``run_recipe`` trains a recipe's seeds one of these ways and writes its results file.
+``$MNIST_HOW`` overrides the default: ``tools/run_notebook.py`` sets it so that re-recording a
+step trains its seeds the way its record did, and can repeat it. ``run_recipe`` trains a
+recipe's seeds one of these ways and writes its results file.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import copy
 import datetime as dt
 import math
 import multiprocessing
+import os
 import sys
 import time
 from typing import Callable
@@ -32,11 +35,17 @@ import records
 import utils
 
 HOW = ("one-after-another", "packed", "side-by-side")
+HOW_ENV = "MNIST_HOW"
 
 
 def default_how(device: torch.device) -> str:
-    """The way measured fastest for the device: packed on a GPU, one after another elsewhere."""
-    return "packed" if device.type == "cuda" else "one-after-another"
+    """``$MNIST_HOW`` if set, else the way measured fastest for the device: packed on a GPU,
+    one after another elsewhere."""
+    how = os.environ.get(HOW_ENV)
+    if how and how not in HOW:
+        raise ValueError(f"${HOW_ENV}={how!r} is not a way to train seeds: use one of "
+                         f"{', '.join(HOW)}, or unset it")
+    return how or ("packed" if device.type == "cuda" else "one-after-another")
 
 
 # --------------------------------------------------------------------------- packed: Copies

@@ -71,7 +71,7 @@ FRONTIER_CLAIMS = {
         and v("f14_separable_26")["params"] < v("f10_separable_wide")["params"]),
     "a smaller batch (f16) changes nothing": lambda v: (
         abs(v("f16_bs64")["last_min_mean"] - v("f10_separable_wide")["last_min_mean"]) < 0.01),
-    "only the higher learning-rate peak (f23, now step 6's recipe) gave a clear gain": lambda v: (
+    "only the higher learning-rate peak (f23, now step 7's recipe) gave a clear gain": lambda v: (
         mean_on(v("f23_lr04"), (1, 2, 3)) - v("f10_separable_wide")["last_min_mean"] >= 0.05
         and all(v(n)["last_min_mean"] - v("f10_separable_wide")["last_min_mean"] < 0.02
                 for n in ("f18_step5_aug", "f19_no_wd", "f20_two_relu", "f21_stronger_aug",
@@ -115,3 +115,42 @@ FRONTIER_CLAIMS = {
 def test_what_the_frontier_search_learned_holds_in_its_records(claim):
     on_page("frontier_search.md", claim)
     assert FRONTIER_CLAIMS[claim](lambda name: summary(name, 6)), claim
+
+
+def test_step6_leaves_more_room_than_step5():
+    """The README's and step 6's notebook's claim, held to both test records."""
+    readme = " ".join((utils.REPO_ROOT / "README.md").read_text().split())
+    assert "leave every seed further above the line than step 5's worst seed" in readme
+    notebook = " ".join((utils.REPO_ROOT / "notebooks" / "step6_separable.py").read_text()
+                        .replace("# ", "").split())
+    assert "its worst seed sits further above the line than step 5's" in notebook
+    worst = {step: records.held(records.read_results(records.results_path(step, records.RECORDED)))
+             for step in (5, 6)}
+    assert worst[6][0] == worst[6][1] and worst[6][2] > worst[5][2] >= records.TARGET
+
+
+def test_f30s_training_on_step5s_network_lifts_the_mean_not_the_worst_seed():
+    on_page("step5_room.md", "(`s5_f30_training`) lifts the mean and brings more seeds to the "
+                             "room target than any other candidate, but its worst seed is no "
+                             "higher than the reference's")
+    room = {name: summary(name, 5) for name in design_search.ROOM}
+    f30, others = room["s5_f30_training"], [s for n, s in room.items() if n != "s5_f30_training"]
+
+    def at_target(s):
+        return sum(low >= design_search.ROOM_TARGET for low in s["last_min"])
+
+    assert all(f30["last_min_mean"] > s["last_min_mean"] for s in others)
+    assert all(at_target(f30) > at_target(s) for s in others)
+    assert f30["worst_last_min"] <= room["s5_recipe"]["worst_last_min"]
+
+
+def test_step6s_record_repeats_f30s_test_record_to_the_last_digit():
+    on_page("research_log.md", "repeats that measurement (B) to the last digit: every seed's "
+                               "training and test loss and accuracy and learning rate, in every "
+                               "epoch")
+    step6 = records.read_results(records.results_path(6, records.RECORDED))
+    f30 = records.read_results(records.results_path(
+        6, utils.REPO_ROOT / "Data" / "results" / "candidates" / "f30_clean_5658"))
+    keys = ("seed", "train_loss", "train_acc", "test_loss", "test_acc", "lr")
+    assert [[run[k] for k in keys] for run in step6["runs"]] == \
+        [[run[k] for k in keys] for run in f30["runs"]]

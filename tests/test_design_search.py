@@ -164,6 +164,14 @@ def test_the_room_verdict_applies_the_bar_written_before_the_runs(monkeypatch, t
                            "passes the bar.", "- Chosen: s5_f30_training."]
     write("s5_separable", [99.46, 99.46, 99.46, 99.46, 99.46])  # +0.06: beyond the tie
     assert design_search.room_verdict().splitlines()[-1] == "- Chosen: s5_separable."
+    # stopped early: a worst already below the bar can only fall with more seeds
+    write("s5_separable", [99.42])
+    assert design_search.room_verdict().splitlines()[-2:] == [
+        "- s5_separable: worst +0.02 points against s5_recipe on seeds [1] already, and more "
+        "seeds can only lower it: fails the bar.", "- Chosen: s5_clean_last4."]
+    write("s5_separable", [99.50])
+    assert "- s5_separable: seeds [1], not s5_recipe's [1, 2, 3, 4, 5]: no verdict." in \
+        design_search.room_verdict()
     assert "| s5_clean_last4 | 5 | 1: 99.43, 2: 99.44" in design_search.room_table()
 
 

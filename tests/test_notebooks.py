@@ -47,6 +47,10 @@ def test_notebook_tells_its_step(path):
     assert f"/notebooks/{path.name}" in markdown  # the Colab badge opens this very notebook
     checked = [c for c in notebook.cells if "NBVAL_CHECK_OUTPUT" in c.source]
     assert len(checked) >= 3
+    # a recording (tools/run_notebook.py) may write into Data/ only if the training is told so
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    assert "out = records.output_dir(record=record)" in code
+    assert "seeds.run_recipe(recipe, out=out, record=record," in code
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -156,3 +160,15 @@ def test_tidy_keeps_what_a_terminal_shows():
     assert [(o.name, o.text) for o in tidied.cells[0].outputs] == [
         ("stdout", "epoch 1: 100%|\nseed 1 epoch 1\n"), ("stderr", "warning\n")]
     assert "widgets" not in tidied.metadata
+
+
+def test_a_recording_trains_the_seeds_the_way_its_record_did(tmp_path):
+    """tools/run_notebook.py repeats a record made with packed seeds by packing them again."""
+    import run_notebook
+
+    for step, record, how in ((5, {"seeds_at_once": 5}, "packed"),
+                              (3, {"seeds_at_once": 1}, "one-after-another"),
+                              (7, {"seeds_ran": "side-by-side"}, "side-by-side")):
+        (tmp_path / f"step{step}.json").write_text(json.dumps(record))
+        assert run_notebook.recorded_how(f"notebooks/step{step}_x.ipynb", tmp_path) == how
+    assert run_notebook.recorded_how("notebooks/step6_x.ipynb", tmp_path) is None

@@ -20,7 +20,7 @@ def short(recipe, **change):
 # ------------------------------------------------------------------ packed copies
 def test_copies_compute_and_learn_exactly_what_the_separate_networks_do():
     torch.manual_seed(0)
-    nets = [randomized(RECIPES[6].model()) for _ in range(3)]
+    nets = [randomized(RECIPES[7].model()) for _ in range(3)]
     packed = seeds.Copies([copy.deepcopy(n) for n in nets])
     x, y = torch.randn(8, 3, 28, 28), torch.randint(0, 10, (8, 3))
     packed.eval(), [n.eval() for n in nets]
@@ -40,7 +40,7 @@ def test_copies_compute_and_learn_exactly_what_the_separate_networks_do():
         for opt in optimizers:
             opt.step()
     for k, net in enumerate(nets):  # weights and BatchNorm statistics, copied back out
-        alone, unpacked = net.state_dict(), packed.copy(k, RECIPES[6].model()).state_dict()
+        alone, unpacked = net.state_dict(), packed.copy(k, RECIPES[7].model()).state_dict()
         for key in alone:
             assert torch.allclose(alone[key].float(), unpacked[key].float(), atol=1e-4), key
 
@@ -51,7 +51,7 @@ def test_the_packed_loop_learns_what_the_plain_loop_learns(quick_data, precise_b
     epoch by epoch (step 6's network has no dropout, the one thing copies draw together): to
     the last digit for one copy, and up to the order of float sums for several."""
     data = tuple(t[:512] for t in quick_data)
-    recipe = short(RECIPES[6], bn_stats_images=precise_bn)
+    recipe = short(RECIPES[7], bn_stats_images=precise_bn)
     alone = {seed: utils.fit(recipe, data, seed, progress=False, log=None) for seed in (3, 4)}
     (net,), (one,) = seeds.fit_packed(recipe, data, [3], progress=False, log=None)
     assert {k: v for k, v in one.items() if k != "wall_s"} == \
@@ -63,7 +63,7 @@ def test_the_packed_loop_learns_what_the_plain_loop_learns(quick_data, precise_b
         net_alone, run_alone = alone[run["seed"]]
         for key in ("train_loss", "train_acc", "test_loss", "test_acc", "lr"):
             assert run[key] == pytest.approx(run_alone[key], rel=1e-3, abs=0.5), key
-        assert type(net) is RECIPES[6].model
+        assert type(net) is RECIPES[7].model
     assert runs[0]["train_loss"] != runs[1]["train_loss"]
 
 
@@ -112,25 +112,35 @@ def test_seeds_side_by_side_are_the_seeds_trained_alone(quick_data):
 def test_side_by_side_refuses_a_gpu():
     on_gpu = tuple(torch.empty(4, device="meta") for _ in range(4))
     with pytest.raises(ValueError, match="CPU"):
-        seeds.fit_side_by_side(RECIPES[6], on_gpu, [1, 2], workers=2)
+        seeds.fit_side_by_side(RECIPES[7], on_gpu, [1, 2], workers=2)
 
 
 # ------------------------------------------------------------------ a recipe's record
-def test_the_default_way_is_the_one_measured_fastest_for_the_device():
+def test_the_default_way_is_the_one_measured_fastest_for_the_device(monkeypatch):
+    monkeypatch.delenv(seeds.HOW_ENV, raising=False)
     assert seeds.default_how(torch.device("cpu")) == "one-after-another"
     assert seeds.default_how(torch.device("cuda")) == "packed"
+
+
+def test_mnist_how_overrides_the_default_and_a_wrong_value_is_named(monkeypatch):
+    """How a re-recording repeats a record made another way (tools/run_notebook.py sets it)."""
+    monkeypatch.setenv(seeds.HOW_ENV, "packed")
+    assert seeds.default_how(torch.device("cpu")) == "packed"
+    monkeypatch.setenv(seeds.HOW_ENV, "at-once")
+    with pytest.raises(ValueError, match=r"\$MNIST_HOW='at-once' is not a way to train seeds"):
+        seeds.default_how(torch.device("cpu"))
 
 
 @pytest.mark.parametrize("how", seeds.HOW)
 def test_run_recipe_records_how_the_seeds_were_trained(quick_data, tmp_path, how):
     data = tuple(t[:256] for t in quick_data)
-    results, net, _ = seeds.run_recipe(RECIPES[6], [5, 6], out=tmp_path, data=data, how=how,
+    results, net, _ = seeds.run_recipe(RECIPES[7], [5, 6], out=tmp_path, data=data, how=how,
                                        progress=False, log=None)
     assert results["seeds_ran"] == how
     assert [r["seed"] for r in results["runs"]] == [5, 6]
-    assert type(net) is RECIPES[6].model  # a standalone network, ready for plots
-    assert results["recipe_fingerprint"] == records.recipe_fingerprint(RECIPES[6])
-    assert records.read_results(records.results_path(6, tmp_path)) == results
+    assert type(net) is RECIPES[7].model  # a standalone network, ready for plots
+    assert results["recipe_fingerprint"] == records.recipe_fingerprint(RECIPES[7])
+    assert records.read_results(records.results_path(7, tmp_path)) == results
 
 
 def test_a_validation_run_never_logs_or_records_its_accuracy_as_test_accuracy(quick_data,
@@ -139,7 +149,7 @@ def test_a_validation_run_never_logs_or_records_its_accuracy_as_test_accuracy(qu
     for validation, label, key in ((True, "| val loss", "val_acc"),
                                    (False, "| test loss", "test_acc")):
         lines = []
-        results, _, _ = seeds.run_recipe(RECIPES[6], [5], out=tmp_path, data=data, epochs=1,
+        results, _, _ = seeds.run_recipe(RECIPES[7], [5], out=tmp_path, data=data, epochs=1,
                                          validation=validation, progress=False, log=lines.append)
         assert results["eval_set"] == ("validation" if validation else "test")
         assert len(lines) == 1 and label in lines[0]
@@ -171,7 +181,7 @@ def test_validation_runs_never_open_the_test_files(monkeypatch, tmp_path, capsys
     import train
 
     opened = spy_on_opened_files(monkeypatch)
-    results, _, _ = seeds.run_recipe(RECIPES[6], [1], out=tmp_path / "a", validation=True,
+    results, _, _ = seeds.run_recipe(RECIPES[7], [1], out=tmp_path / "a", validation=True,
                                      progress=False, log=None)
     assert results["eval_set"] == "validation" and "val_acc" in results["runs"][0]
     assert train.main(["--step", "6", "--seed", "1", "--validation", "--no-progress",

@@ -17,14 +17,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STEP6 = ("notebooks/step6_frontier.py", "notebooks/step6_frontier.ipynb")
+FRONTIER = ("notebooks/step7_frontier.py", "notebooks/step7_frontier.ipynb")
 
 # name: (what a reader would be told wrongly, [(file, old text, new text or None to delete)],
 #        the tests that must fail)
 MUTATIONS = {
     "notebook-results-wrong": (
-        "step 6's Results quotes a wrong mean, worst seed and count (in both files of the pair)",
-        [(f, old, new) for f in STEP6 for old, new in (
+        "step 7's Results quotes a wrong mean, worst seed and count (in both files of the pair)",
+        [(f, old, new) for f in FRONTIER for old, new in (
             ("99.45 ± 0.06", "99.45 ± 0.07"), ("worst seed 99.27", "worst seed 99.37"),
             ("**3 of 5 seeds**", "**4 of 5 seeds**"))],
         ["tests/test_results.py"]),
@@ -54,6 +54,10 @@ MUTATIONS = {
         [("docs/frontier_search.md", "lifted the mean above f23's, f28 the most",
           "lifted the mean above f23's, f29 the most")],
         ["tests/test_claims.py"]),
+    "recording-refused": (
+        "a notebook whose training is not told that it is recording (it then refuses Data/)",
+        [("notebooks/step5_augmentation.py", "out=out, record=record, device", "out=out, device")],
+        ["tests/test_notebooks.py"]),
     "record-deleted": (
         "a test record deleted while the pages still cite it",
         [("Data/results/candidates/f30_clean_5658/results/step6.json", None, None)],
@@ -84,7 +88,7 @@ MUTATIONS = {
         ["tests/test_train.py"]),
     "step-notebook-missing": (
         "a step without its notebook",
-        [(f, None, None) for f in STEP6],
+        [(f, None, None) for f in FRONTIER],
         ["tests/test_notebooks.py"]),
     "bad-input-writes": (
         "bad arguments checked only after files are written",
@@ -92,7 +96,7 @@ MUTATIONS = {
          ("src/train.py", "        many_seeds.check_run_arguments(", "        (lambda *a: 0)(")],
         ["tests/test_train.py", "tests/test_seeds.py"]),
     "recipe-changed": (
-        "step 6's recipe changed after its record was made",
+        "step 7's recipe changed after its record was made",
         [("src/steps.py", "scheduler=one_cycle(0.4, three_phase=True))",
           "scheduler=one_cycle(0.39, three_phase=True))")],
         ["tests/test_results.py"]),

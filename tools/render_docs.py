@@ -124,6 +124,8 @@ def main() -> int:
                     raise RuntimeError(f"jupytext could not update {path.with_suffix('.ipynb')}")
     if not args.check:
         records.plot_overview()
+        frontier = ROLE_STEP["frontier"]
+        design_search.plot_pareto(records.plot_path(frontier, "pareto", records.RECORDED))
     for path in stale:
         print(f"{path}: {'stale' if args.check else 'regenerated'}")
     return 1 if args.check and stale else 0

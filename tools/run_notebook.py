@@ -6,16 +6,21 @@ file stays small and reads like a terminal (one line per finished progress bar).
 
 Full mode only: refuses to record with MNIST_QUICK set, so a quick run never lands in git.
 It sets MNIST_RECORD=1 for the notebook: only then does a notebook write into Data/ (the
-recorded reference); run any other way, it writes into runs/.
+recorded reference); run any other way, it writes into runs/. And unless MNIST_HOW is set, it
+sets it to the way the step's record trained its seeds (packed or one after another), so the
+re-recording can repeat the record to the last digit.
 """
 import argparse
+import json
 import os
 import re
 import sys
+from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
+RESULTS = Path(__file__).resolve().parents[1] / "Data" / "results"
 OVERWRITTEN = re.compile(r"[^\n]*\r(?=[^\n])")  # text a later \r on the same line replaced
 
 
@@ -39,6 +44,19 @@ def tidy(notebook):
     return notebook
 
 
+def recorded_how(notebook: str, results: Path = RESULTS) -> str | None:
+    """How the seeds of the notebook's step were trained in its record (records older than
+    ``seeds_ran`` say how many were packed at once), or None without a record."""
+    step = Path(notebook).name.split("_")[0].removeprefix("step")
+    record = Path(results) / f"step{step}.json"
+    if not record.exists():
+        return None
+    results = json.loads(record.read_text())
+    if "seeds_ran" in results:
+        return results["seeds_ran"]
+    return "packed" if results.get("seeds_at_once", 1) > 1 else "one-after-another"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -51,11 +69,17 @@ def main():
         os.environ["MNIST_RECORD"] = "1"  # the notebook's kernel inherits it
     for path in args.notebooks:
         notebook = nbformat.read(path, as_version=4)
+        how = recorded_how(path)
+        if not args.tidy_only and how and "MNIST_HOW" not in os.environ:
+            print(f"{path}: the seeds train {how}, as its record did (MNIST_HOW)")
+            os.environ["MNIST_HOW"] = how
         if not args.tidy_only:
             NotebookClient(notebook, timeout=None, kernel_name="python3",
                            resources={"metadata": {"path": os.path.dirname(path) or "."}}).execute()
         nbformat.write(tidy(notebook), path)
         print(f"{path}: {os.path.getsize(path) / 1000:.0f} kB")
+        if how:
+            os.environ.pop("MNIST_HOW", None)
 
 
 if __name__ == "__main__":
