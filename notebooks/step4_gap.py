@@ -111,7 +111,7 @@ figures["confusion"]
 # From the recorded run (`Data/results/step4.json`; the tests check these lines against it):
 #
 # <!-- generated: step-results-4 -->
-# - Parameters: **7,752**; 15 epochs, seed 1, 5.2 min per seed on cpu.
+# - Parameters: **7,752**; 15 epochs, seed 1, 8.7 min per seed on cpu.
 # - Best test accuracy **99.49 %** (epoch 13); last 4 epochs 99.46-99.49 %.
 # - Training accuracy at the end: 99.50 %.
 # <!-- /generated -->

@@ -404,15 +404,14 @@ def plot_overview(path: Path = RECORDED / "plots" / "overview.png"):
     epochs, for every step and every candidate with a test record, beside the target and the
     two budgets."""
     plt = utils._pyplot()
-    points, steps = [], [read_results(f) for f in sorted((RECORDED / "results").glob("step*.json"))]
-    for file in sorted((RECORDED / "results").glob("step*.json")) + sorted(
-            (RECORDED / "results" / "candidates").glob("*/results/*.json")):
+    step_files = sorted((RECORDED / "results").glob("step*.json"))
+    steps = [read_results(f) for f in step_files]
+    points = [(r["params"], held(r)[2], f"step {r['step']}", held(r)) for r in steps]
+    for file in sorted((RECORDED / "results" / "candidates").glob("*/results/*.json")):
         r = read_results(file)
-        if file.parent.name != "results" and any(same_runs(r, step) for step in steps):
-            continue  # a candidate that became a step is shown as the step
-        label = f"step {r['step']}" if file.parent.name == "results" and \
-            file.parent.parent == RECORDED else file.parent.parent.name.split("_")[0]
-        points.append((r["params"], held(r)[2], label, held(r)))
+        if not any(same_runs(r, step) for step in steps):  # one that became a step is the step
+            points.append((r["params"], held(r)[2], file.parent.parent.name.split("_")[0],
+                           held(r)))
     fig, ax = plt.subplots(figsize=(8, 4.5))
     placed = []
     for params, worst, label, (met, seeds, _) in sorted(points):

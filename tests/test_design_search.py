@@ -204,3 +204,13 @@ def test_new_validation_seeds_join_the_candidates_record_and_old_ones_are_kept(m
         design_search.main()
     assert "holds seeds [1, 2, 3, 4, 5, 6, 7]: repeat them all" in capsys.readouterr().err
     assert trained == [[6, 7]]
+
+
+def test_a_candidate_that_became_a_step_is_shown_once_as_the_step():
+    step6 = records.read_results(records.results_path(6, RESULTS.parent))
+    f30 = records.read_results(records.results_path(6, design_search.CANDIDATE_TEST_RECORDS /
+                                                    "f30_clean_5658"))
+    assert records.same_runs(step6, f30)
+    assert not records.same_runs(step6, dict(f30, runs=f30["runs"][::-1]))
+    names = [point[2] for point in design_search.pareto_points("test")]
+    assert "step 6" in names and "f30_clean_5658" not in names
