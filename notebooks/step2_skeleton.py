@@ -111,7 +111,7 @@ figures["confusion"]
 # From the recorded run (`Data/results/step2.json`; the tests check these lines against it):
 #
 # <!-- generated: step-results-2 -->
-# - Parameters: **12,962**; 15 epochs, seed 1, 2.0 min per seed on cpu.
+# - Parameters: **12,962**; 15 epochs, seed 1, 2.4 min per seed on cpu.
 # - Best test accuracy **98.85 %** (epoch 15); last 4 epochs 98.66-98.85 %.
 # - Training accuracy at the end: 99.18 %.
 # <!-- /generated -->
