@@ -115,7 +115,7 @@ figures["confusion"]
 # From the recorded run (`Data/results/step1.json`; the tests check these lines against it):
 #
 # <!-- generated: step-results-1 -->
-# - Parameters: **6,379,786**; 2 epochs, seed 1, 9.1 min per seed on cpu.
+# - Parameters: **6,379,786**; 2 epochs, seed 1, 11.9 min per seed on cpu.
 # - Best test accuracy **98.47 %** (epoch 2); last 4 epochs 98.12-98.47 %.
 # - Training accuracy at the end: 98.27 %.
 # <!-- /generated -->
