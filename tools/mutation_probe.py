@@ -41,8 +41,8 @@ MUTATIONS = {
         ["tests/test_results.py"]),
     "docs-per-seed-wrong": (
         "a per-seed line of the research log edited",
-        [("docs/research_log.md", "   2   99.37    14  99.27-99.37     260.4",
-          "   2   99.37    14  99.31-99.37     260.4")],
+        [("docs/research_log.md", "   2   99.37    14  99.27-99.37",
+          "   2   99.37    14  99.31-99.37")],
         ["tests/test_results.py"]),
     "docs-typed-number": (
         "a result typed into the prose of docs/",
