@@ -134,7 +134,7 @@ figures["confusion"]
 # From the recorded run (`Data/results/step5.json`; the tests check these lines against it):
 #
 # <!-- generated: step-results-5 -->
-# - Parameters: **7,752**; 15 epochs, 5 seeds, 8.2 min per seed on cpu.
+# - Parameters: **7,752**; 15 epochs, 5 seeds, 10.6 min per seed on cpu.
 # - Best test accuracy **99.52 ± 0.04 %** (mean ± std over seeds); the highest single epoch 99.57 % (seed 1).
 # - Lowest test accuracy in the last 4 epochs: **99.47 ± 0.05 %**.
 # - Target (under 8,000 parameters, 99.40 % in each of the last 4 of at most 15 epochs, every seed): **5 of 5 seeds** hold 99.40 % in each of the last 4 epochs; worst seed 99.40 % (seed 2).
