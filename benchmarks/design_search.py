@@ -572,7 +572,8 @@ def main():
         adding = recorded_seeds and not recorded_seeds & set(seeds[name])
         if adding:  # refuse before training, not after, if the runs could not join the record
             before = records.read_results(recorded)
-            planned = dict(before, runs=[], recipe_fingerprint=records.recipe_fingerprint(recipe),
+            planned = dict(before, runs=[{"seed": seed} for seed in seeds[name]],
+                           recipe_fingerprint=records.recipe_fingerprint(recipe),
                            mode="quick" if utils.is_quick() else "full",
                            seeds_ran=args.how or many_seeds.default_how(utils.get_device()))
             try:

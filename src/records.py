@@ -163,9 +163,17 @@ def results_table_markdown(results_dir: Path | None = None, last: int = 4) -> st
 
 def with_more_seeds(recorded: dict, new: dict, path: Path) -> dict:
     """The record at ``path`` with ``new``'s runs added: a record grows by seeds (5 validation
-    seeds, then 10) only if the new runs trained the same recipe the same way on other seeds."""
+    seeds, then 10) only if the new runs trained the same recipe the same way on other seeds.
+    A record older than ``seeds_ran`` packed ``seeds_at_once`` seeds per run: it grows only by
+    runs packed that many at a time, and keeps saying so."""
+    if "seeds_ran" not in recorded and "seeds_at_once" in recorded:
+        if new.get("seeds_ran") != "packed" or len(new["runs"]) != recorded["seeds_at_once"]:
+            raise ValueError(f"{path} packed {recorded['seeds_at_once']} seed(s) per run: add "
+                             f"seeds {recorded['seeds_at_once']} at a time with --how packed")
+        new = {key: value for key, value in new.items() if key != "seeds_ran"}
+        new["seeds_at_once"] = recorded["seeds_at_once"]
     same = ("recipe_fingerprint", "eval_set", "mode", "epochs", "train_size", "test_size",
-            "seeds_ran")
+            "seeds_ran", "seeds_at_once")
     differs = [key for key in same if recorded.get(key) != new.get(key)]
     if differs:
         raise ValueError(f"{path} holds runs that differ from these in {', '.join(differs)}: "

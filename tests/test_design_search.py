@@ -206,6 +206,41 @@ def test_new_validation_seeds_join_the_candidates_record_and_old_ones_are_kept(m
     assert trained == [[6, 7]]
 
 
+def test_a_record_older_than_seeds_ran_grows_one_packed_seed_at_a_time(monkeypatch, tmp_path,
+                                                                        capsys):
+    """s5_recipe's record packed each seed alone: seeds 6-10 must train the same way to join
+    it, and a call that would not is refused before anything trains."""
+    monkeypatch.setattr(design_search, "TUNING", tmp_path)
+    name = "s5_recipe"
+    base = records.read_results(records.results_path(5, RESULTS.parent / "tuning" / name))
+    assert "seeds_ran" not in base and base["seeds_at_once"] == 1
+    base = dict(base, mode="quick" if utils.is_quick() else "full")
+    path = records.results_path(5, tmp_path / name)
+    records.write_results(base, path)
+    trained = []
+
+    def fake_run(recipe, seeds, *, out, how, **kwargs):
+        trained.append((seeds, how))
+        results = {key: value for key, value in base.items() if key != "seeds_at_once"}
+        results = dict(results, seeds_ran=how, runs=[dict(base["runs"][0], seed=s) for s in seeds])
+        records.write_results(results, records.results_path(recipe.step, out))
+        return results, None, None
+
+    monkeypatch.setattr(many_seeds, "run_recipe", fake_run)
+    for refused in (["--seeds", "6,7", "--how", "packed"], ["--seeds", "6", "--how",
+                                                             "one-after-another"]):
+        monkeypatch.setattr(sys, "argv", ["design_search.py", name, *refused])
+        with pytest.raises(SystemExit):
+            design_search.main()
+        assert "packed 1 seed(s) per run: add seeds 1 at a time" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", ["design_search.py", name, "--seeds", "6", "--how", "packed"])
+    design_search.main()
+    grown = records.read_results(path)
+    assert [run["seed"] for run in grown["runs"]] == [1, 2, 3, 4, 5, 6]
+    assert grown["seeds_at_once"] == 1 and "seeds_ran" not in grown
+    assert trained == [([6], "packed")]
+
+
 def test_a_candidate_that_became_a_step_is_shown_once_as_the_step():
     step6 = records.read_results(records.results_path(6, RESULTS.parent))
     f30 = records.read_results(records.results_path(6, design_search.CANDIDATE_TEST_RECORDS /

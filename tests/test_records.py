@@ -115,3 +115,20 @@ def test_a_record_grows_by_new_seeds_of_the_same_training_only(tmp_path):
         with pytest.raises(ValueError, match=f"step5.json holds runs that differ from these in "
                                              f"{key}"):
             records.with_more_seeds(recorded, dict(new, **{key: other}), path)
+
+
+def test_a_record_older_than_seeds_ran_grows_by_seeds_packed_as_it_packed_them(tmp_path):
+    path = tmp_path / "step5.json"
+    recorded = dict(_results(), recipe_fingerprint="abc", seeds_at_once=1)
+    recorded.pop("seeds_ran", None)
+    recorded["runs"] = [dict(recorded["runs"][0], seed=seed) for seed in (1, 2)]
+    alone = dict(recorded, seeds_ran="packed", runs=[dict(recorded["runs"][0], seed=6)])
+    alone.pop("seeds_at_once")
+    grown = records.with_more_seeds(recorded, alone, path)
+    assert [r["seed"] for r in grown["runs"]] == [1, 2, 6]
+    assert grown["seeds_at_once"] == 1 and "seeds_ran" not in grown  # still says how it ran
+    for other in (dict(alone, seeds_ran="one-after-another"),
+                  dict(alone, runs=[dict(alone["runs"][0], seed=s) for s in (6, 7)])):
+        with pytest.raises(ValueError, match=r"step5\.json packed 1 seed\(s\) per run: add "
+                                             r"seeds 1 at a time with --how packed"):
+            records.with_more_seeds(recorded, other, path)
