@@ -506,6 +506,50 @@ def room_verdict(reference: str = ROOM[0], candidates=ROOM[1:], last: int = 4) -
         lines.append(f"- Chosen: {chosen}.")
     return "\n".join(lines)
 
+ROUND_2 = ("w1_woolly", "w2_woolly_frontier_training", "w3_woolly_clean")
+ROUND_2_REFERENCE, ROUND_2_FIRST_SEEDS, ROUND_2_TARGET = "f36_ema", (1, 2, 3), 99.40
+
+
+def round_2_verdict(candidates=ROUND_2, reference: str = ROUND_2_REFERENCE,
+                    last: int = 4) -> str:
+    """Each candidate of the frontier's second round against the bar of docs/frontier_search.md,
+    written before the runs: on seeds 1-3, a worst seed at least the reference's on the same
+    seeds earns seeds 4-5; holding ``ROUND_2_TARGET`` on all 5 earns a test record."""
+    first = list(ROUND_2_FIRST_SEEDS)
+
+    def worst_on(name, seeds):
+        results = records.read_results(records.results_path(6, TUNING / name))
+        runs = [run for run in results["runs"] if run["seed"] in seeds]
+        if [run["seed"] for run in runs] != seeds:
+            return None
+        return records.summarize_runs(dict(results, runs=runs), last)["worst_last_min"]
+
+    bar = worst_on(reference, first)
+    lines = [f"- Bar: {reference}'s worst seed on seeds {first}, {bar:.2f} %."]
+    for name in candidates:
+        path = records.results_path(6, TUNING / name)
+        if not path.exists():
+            lines.append(f"- {name}: not run yet.")
+            continue
+        seeds = [run["seed"] for run in records.read_results(path)["runs"]]
+        worst = worst_on(name, first)
+        if worst is None:
+            lines.append(f"- {name}: seeds {seeds}, not {first}: no verdict yet.")
+        elif worst < bar - 1e-9:
+            lines.append(f"- {name}: worst {worst:.2f} % on seeds {first}, "
+                         f"{worst - bar:+.2f} points against the bar: stops at seeds {first}.")
+        elif len(seeds) < 5:
+            lines.append(f"- {name}: worst {worst:.2f} % on seeds {first}, "
+                         f"{worst - bar:+.2f} points against the bar: goes on to seeds 4-5.")
+        else:
+            s = records.summarize_runs(records.read_results(path), last)
+            holding = sum(low >= ROUND_2_TARGET - 1e-9 for low in s["last_min"])
+            lines.append(f"- {name}: {holding} of {len(seeds)} seeds hold {ROUND_2_TARGET:.2f} "
+                         f"%, worst {s['worst_last_min']:.2f} %: "
+                         f"{'earns a test record' if holding == len(seeds) else 'no test record'}.")
+    return "\n".join(lines)
+
+
 def seeds_for_test_record(name: str) -> list:
     """The seeds of ``name``'s validation record, if it may get a test record: a test record is
     the last look at a candidate already chosen on enough validation seeds, and it is made once,

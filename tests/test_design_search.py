@@ -175,6 +175,36 @@ def test_the_room_verdict_applies_the_bar_written_before_the_runs(monkeypatch, t
     assert "| s5_clean_last4 | 5 | 1: 99.43, 2: 99.44" in design_search.room_table()
 
 
+def test_the_second_rounds_verdict_applies_the_bar_written_before_the_runs(monkeypatch,
+                                                                           tmp_path):
+    """docs/frontier_search.md: seeds 4-5 only for a worst seed on seeds 1-3 at least f36's on
+    them; a test record only for 99.40 % held on all 5."""
+    monkeypatch.setattr(design_search, "TUNING", tmp_path)
+    base = records.read_results(records.results_path(7, RESULTS.parent))
+
+    def write(name, lows):
+        runs = [dict(base["runs"][0], test_acc=base["runs"][0]["test_acc"][:-4] + [low] * 4,
+                     seed=seed) for seed, low in enumerate(lows, start=1)]
+        records.write_results(dict(base, runs=runs), records.results_path(6, tmp_path / name))
+
+    write("f36_ema", [99.45, 99.39, 99.41, 99.20, 99.50])  # the bar: 99.39 (seed 4 not in it)
+    write("w1_woolly", [99.40, 99.38, 99.50])
+    write("w2_woolly_frontier_training", [99.39, 99.45, 99.41])
+    assert design_search.round_2_verdict().splitlines() == [
+        "- Bar: f36_ema's worst seed on seeds [1, 2, 3], 99.39 %.",
+        "- w1_woolly: worst 99.38 % on seeds [1, 2, 3], -0.01 points against the bar: stops at "
+        "seeds [1, 2, 3].",
+        "- w2_woolly_frontier_training: worst 99.39 % on seeds [1, 2, 3], +0.00 points against "
+        "the bar: goes on to seeds 4-5.",
+        "- w3_woolly_clean: not run yet."]
+    write("w2_woolly_frontier_training", [99.39, 99.45, 99.41, 99.40, 99.42])
+    write("w3_woolly_clean", [99.42, 99.45, 99.41, 99.40, 99.42])
+    assert design_search.round_2_verdict().splitlines()[2:] == [
+        "- w2_woolly_frontier_training: 4 of 5 seeds hold 99.40 %, worst 99.39 %: no test "
+        "record.",
+        "- w3_woolly_clean: 5 of 5 seeds hold 99.40 %, worst 99.40 %: earns a test record."]
+
+
 def test_new_validation_seeds_join_the_candidates_record_and_old_ones_are_kept(monkeypatch,
                                                                                tmp_path, capsys):
     """Seeds 6-10 of a chosen candidate join its record of seeds 1-5; a partial repeat, which

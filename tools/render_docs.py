@@ -42,6 +42,7 @@ GENERATORS = {
     "pareto-test": lambda: design_search.pareto_table("test"),
     "room-table": design_search.room_table,
     "room-verdict": design_search.room_verdict,
+    "round-2-verdict": design_search.round_2_verdict,
 }
 # A block may name arguments after the generator: ``<!-- generated: results-of PATH -->``.
 # Paths are relative to the repository root.
