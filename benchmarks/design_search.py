@@ -443,18 +443,30 @@ def search_table(step: int = 5, last: int = 4) -> str:
 ROOM = ("s5_recipe", "s5_clean_last4", "s5_clean_last4_ema", "s5_f30_training",
         "s5_separable")  # docs/step5_room.md
 ROOM_TARGET, ROOM_BAR = 99.45, 0.03
+ROOM_SEEDS = (1, 2, 3, 4, 5)  # the bar's seeds: a record may hold more (the chosen one's 6-10)
 ROOM_TIE = 0.01  # worsts this close count as level: the one listed first in ROOM is chosen
 
 
+def room_summary(name: str, last: int = 4) -> dict | None:
+    """``records.summarize_runs`` of ``name``'s runs on the bar's seeds (``ROOM_SEEDS``; a
+    record may hold more), or None without a record."""
+    path = records.results_path(5, TUNING / name)
+    if not path.exists():
+        return None
+    results = records.read_results(path)
+    return records.summarize_runs(dict(results, runs=[run for run in results["runs"]
+                                                      if run["seed"] in ROOM_SEEDS]), last)
+
+
 def room_table(names=ROOM, last: int = 4) -> str:
-    """Step 5's candidates for room to spare, seed by seed: the lowest validation accuracy of
-    the last epochs, its mean and worst, and the seeds at ``ROOM_TARGET`` or more."""
+    """Step 5's candidates for room to spare, seed by seed on the bar's seeds: the lowest
+    validation accuracy of the last epochs, its mean and worst, and the seeds at
+    ``ROOM_TARGET`` or more."""
     rows = [f"| Candidate | Seeds | Lowest of last {last} per seed % | Mean % | Worst % | "
             f"Seeds >= {ROOM_TARGET:.2f} |", "|---|---:|---|---:|---:|---:|"]
     for name in names:
-        path = records.results_path(5, TUNING / name)
-        if path.exists():
-            s = records.summarize_runs(records.read_results(path), last)
+        s = room_summary(name, last)
+        if s:
             per_seed = ", ".join(f"{seed}: {low:.2f}" for seed, low in zip(s["seeds"],
                                                                             s["last_min"]))
             rows.append(f"| {name} | {len(s['seeds'])} | {per_seed} | {s['last_min_mean']:.2f} | "
@@ -468,31 +480,25 @@ def room_verdict(reference: str = ROOM[0], candidates=ROOM[1:], last: int = 4) -
     least ``ROOM_BAR`` above the reference's, and a mean not below it, on the same seeds; then
     the choice among those that pass: the highest worst, and within ``ROOM_TIE`` of it the one
     listed first (the fewer changes)."""
-    path = records.results_path(5, TUNING / reference)
-    if not path.exists():
+    ref = room_summary(reference, last)
+    if ref is None:
         return f"No verdict yet: {reference} has no record."
-    ref = records.summarize_runs(records.read_results(path), last)
     lines, passing = [], {}
     for name in candidates:
-        path = records.results_path(5, TUNING / name)
-        if not path.exists():
+        s = room_summary(name, last)
+        if s is None:
             lines.append(f"- {name}: not run yet.")
             continue
-        results = records.read_results(path)
-        runs = [run for run in results["runs"] if run["seed"] in ref["seeds"]]
-        seeds = [run["seed"] for run in runs]
-        if seeds != ref["seeds"]:
-            worst = records.summarize_runs(dict(results, runs=runs), last)["worst_last_min"] \
-                if runs else None
+        if s["seeds"] != ref["seeds"]:
+            worst = s["worst_last_min"] if s["seeds"] else None
             if worst is not None and worst - ref["worst_last_min"] < ROOM_BAR - 1e-9:
                 lines.append(f"- {name}: worst {worst - ref['worst_last_min']:+.2f} points "
-                             f"against {reference} on seeds {seeds} already, and more seeds can "
-                             "only lower it: fails the bar.")
+                             f"against {reference} on seeds {s['seeds']} already, and more "
+                             "seeds can only lower it: fails the bar.")
             else:
-                lines.append(f"- {name}: seeds {[run['seed'] for run in results['runs']]}, not "
-                             f"{reference}'s {ref['seeds']}: no verdict.")
+                lines.append(f"- {name}: seeds {s['seeds']}, not {reference}'s "
+                             f"{ref['seeds']}: no verdict.")
             continue
-        s = records.summarize_runs(dict(results, runs=runs), last)
         worst, mean = s["worst_last_min"] - ref["worst_last_min"], \
             s["last_min_mean"] - ref["last_min_mean"]
         passes = worst >= ROOM_BAR - 1e-9 and mean >= -1e-9

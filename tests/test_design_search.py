@@ -154,6 +154,11 @@ def test_the_room_verdict_applies_the_bar_written_before_the_runs(monkeypatch, t
                        "fails the bar.",
                        "- s5_f30_training: not run yet.", "- s5_separable: not run yet.",
                        "- Chosen: s5_clean_last4."]
+    # the bar's seeds only: the chosen recipe's seeds 6-10 join its record, not the comparison
+    write("s5_recipe", [99.40, 99.44, 99.46, 99.42, 99.44, 99.10, 99.50, 99.50, 99.50, 99.50])
+    assert design_search.room_verdict().splitlines() == verdict
+    assert "| s5_recipe | 5 | 1: 99.40, 2: 99.44, 3: 99.46, 4: 99.42, 5: 99.44 | 99.43 | 99.40 |" \
+        in design_search.room_table()
     # the highest worst wins; within ROOM_TIE of it, the candidate listed first
     write("s5_f30_training", [99.44, 99.44, 99.46, 99.44, 99.44])  # worst +0.04: level
     write("s5_separable", [99.45, 99.45, 99.46, 99.45, 99.45, 99.30])  # +0.05; a sixth seed
