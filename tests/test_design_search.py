@@ -212,6 +212,12 @@ def test_the_second_rounds_verdict_applies_the_bar_written_before_the_runs(monke
         "- w3_woolly_clean: 5 of 5 seeds hold 99.40 %, worst 99.40 %: earns a test record."]
 
 
+def seeds_1_to_5(name: str) -> dict:
+    """The recorded candidate as its bar's seeds left it, before seeds 6-10 joined."""
+    base = records.read_results(records.results_path(5, RESULTS.parent / "tuning" / name))
+    return dict(base, runs=[run for run in base["runs"] if run["seed"] <= 5])
+
+
 def test_new_validation_seeds_join_the_candidates_record_and_old_ones_are_kept(monkeypatch,
                                                                                tmp_path, capsys):
     """Seeds 6-10 of a chosen candidate join its record of seeds 1-5; a partial repeat, which
@@ -219,7 +225,7 @@ def test_new_validation_seeds_join_the_candidates_record_and_old_ones_are_kept(m
     monkeypatch.setattr(design_search, "TUNING", tmp_path)
     name, how = "s5_recipe", many_seeds.default_how(utils.get_device())
     recipe = design_search.CANDIDATES[name].recipe
-    base = records.read_results(records.results_path(5, RESULTS.parent / "tuning" / name))
+    base = seeds_1_to_5(name)
     base = dict(base, seeds_ran=how, mode="quick" if utils.is_quick() else "full")
     path = records.results_path(5, tmp_path / name)
     records.write_results(base, path)
@@ -249,7 +255,7 @@ def test_a_record_older_than_seeds_ran_grows_one_packed_seed_at_a_time(monkeypat
     it, and a call that would not is refused before anything trains."""
     monkeypatch.setattr(design_search, "TUNING", tmp_path)
     name = "s5_recipe"
-    base = records.read_results(records.results_path(5, RESULTS.parent / "tuning" / name))
+    base = seeds_1_to_5(name)
     assert "seeds_ran" not in base and base["seeds_at_once"] == 1
     base = dict(base, mode="quick" if utils.is_quick() else "full")
     path = records.results_path(5, tmp_path / name)
