@@ -138,17 +138,17 @@ def with_silu(build):
     return net
 
 
-def plain_two_pools(widths=(4, 8, 8), per_stage=3, dropout=0.01, separable_last=False):
+def plain_two_pools(widths=(4, 8, 8), per_stage=3, dropout=0.01, separable_from=None):
     """adilsammar/woolly-of-cv's shape: stages of padded 3x3 convs (BatchNorm, then ReLU) at
     28x28, 14x14 and 7x7 with a max-pool between them, GAP and a 1x1 classifier. Two pools, so
-    the receptive field grows past the image with narrow layers. ``separable_last``: the 7x7
-    stage's convs depthwise-separable (step 6's block), which pays for its width."""
+    the receptive field grows past the image with narrow layers. ``separable_from``: the convs
+    of this stage and the later ones depthwise-separable (step 6's block), which pays for width."""
     layers, c_in = [], 1
     for stage, width in enumerate(widths):
         if stage:
             layers.append(nn.MaxPool2d(2))
         for _ in range(per_stage):
-            if separable_last and stage == len(widths) - 1:
+            if separable_from is not None and stage >= separable_from:
                 layers.append(separable_block(c_in, width, dropout, padding=1))
             else:
                 layers.append(conv_block(c_in, width, padding=1, bn=True, dropout=dropout,
@@ -351,7 +351,10 @@ derive("w3_woolly_clean", "w2_woolly_frontier_training", "w2 with its last 4 epo
        "un-augmented images (f28's lever)", clean_last_epochs=4)
 derive("w4_woolly_separable", "w3_woolly_clean", "w3 with its 7x7 stage depthwise-separable at "
        "22 channels, not plain at 8 (4-4-4, pool, 8-8-8, pool, sep 22x3)",
-       model=net(plain_two_pools, (4, 8, 22), dropout=0.0, separable_last=True))
+       model=net(plain_two_pools, (4, 8, 22), dropout=0.0, separable_from=2))
+derive("w5_woolly_separable_two", "w4_woolly_separable", "w4 with its 14x14 stage "
+       "depthwise-separable too, both separable stages wider (4-4-4, pool, sep 16x3, pool, "
+       "sep 24x3)", model=net(plain_two_pools, (4, 16, 24), dropout=0.0, separable_from=1))
 
 PARETO_REFERENCE = {"step5_recipe_3seeds": (
     "step 5's network and recipe, for scale",
@@ -525,7 +528,8 @@ def room_verdict(reference: str = ROOM[0], candidates=ROOM[1:], last: int = 4) -
         lines.append(f"- Chosen: {chosen}.")
     return "\n".join(lines)
 
-ROUND_2 = ("w1_woolly", "w2_woolly_frontier_training", "w3_woolly_clean", "w4_woolly_separable")
+ROUND_2 = ("w1_woolly", "w2_woolly_frontier_training", "w3_woolly_clean", "w4_woolly_separable",
+           "w5_woolly_separable_two")
 ROUND_2_REFERENCE, ROUND_2_FIRST_SEEDS, ROUND_2_TARGET = "f36_ema", (1, 2, 3), 99.40
 
 

@@ -203,7 +203,8 @@ def test_the_second_rounds_verdict_applies_the_bar_written_before_the_runs(monke
         "seeds [1, 2, 3].",
         "- w2_woolly_frontier_training: worst 99.39 % on seeds [1, 2, 3], +0.00 points against "
         "the bar: goes on to seeds 4-5.",
-        "- w3_woolly_clean: not run yet.", "- w4_woolly_separable: not run yet."]
+        "- w3_woolly_clean: not run yet.", "- w4_woolly_separable: not run yet.",
+        "- w5_woolly_separable_two: not run yet."]
     write("w2_woolly_frontier_training", [99.39, 99.45, 99.41, 99.40, 99.42])
     write("w3_woolly_clean", [99.42, 99.45, 99.41, 99.40, 99.42])
     assert design_search.round_2_verdict().splitlines()[2:4] == [
