@@ -185,5 +185,10 @@ figures["confusion"]
 # - Choosing on a few validation seeds is noisy: differences smaller than the seed-to-seed
 #   spread did not carry over to the test set. So a candidate gets a test record only after
 #   five validation seeds, once, and the test set never feeds back into a choice.
+# - A second family was tried too: deep, narrow plain convs with two pools (adilsammar/
+#   woolly-of-cv's network, one public run, no seeds). On the validation split its best
+#   variant was the one moved towards this design, with separable convs after its last pool
+#   and clean last epochs, and it only reached the level of the first separable candidate (f10),
+#   not the bar (`docs/frontier_search.md`, "The second round").
 # - The headline says how close the frontier comes; the smallest network shown to meet the
 #   criterion (Results) is step 6, the same design widened, with the clean last epochs.

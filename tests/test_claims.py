@@ -108,7 +108,39 @@ FRONTIER_CLAIMS = {
                 for n, _ in design_search.described(6) if n != "f36_ema"
                 and records.results_path(6, design_search.TUNING / n).exists()
                 and len(v(n)["seeds"]) >= 5 and v(n)["params"] < 4_000)),
+    # the second round (the woolly-of-cv family): lows and training accuracy on seeds 1-3
+    "falls well short of the bar on validation, and the frontier's training alone (w2) leaves "
+    "it about where it was": lambda v: (
+        v("w1_woolly")["worst_last_min"] <= round_2_bar(v) - 0.3
+        and abs(v("w2_woolly_frontier_training")["last_min_mean"]
+                - v("w1_woolly")["last_min_mean"]) < 0.05),
+    "Clean last epochs (w3) lift it on every seed, and separable convs in its last stage (w4) "
+    "lift it again on every seed, to the level of the first round's f10 on the same seeds: "
+    "still short of the bar": lambda v: (
+        all(v(later)["lows"][seed] > v(earlier)["lows"][seed] for seed in (1, 2, 3)
+            for earlier, later in (("w2_woolly_frontier_training", "w3_woolly_clean"),
+                                   ("w3_woolly_clean", "w4_woolly_separable")))
+        and abs(v("w4_woolly_separable")["last_min_mean"]
+                - mean_on(v("f10_separable_wide"), (1, 2, 3))) < 0.01
+        and v("w4_woolly_separable")["worst_last_min"] < round_2_bar(v)),
+    "w3 and w4 end with a lower accuracy on their own clean training images than f28 on every "
+    "seed": lambda v: all(
+        end < f28_end for name in ("w3_woolly_clean", "w4_woolly_separable")
+        for end, f28_end in zip(v(name)["train_end"], v("f28_clean_last4")["train_end"])),
+    "(w5) fits the training images better than w4 but validates lower": lambda v: (
+        min(v("w5_woolly_separable_two")["train_end"]) > max(v("w4_woolly_separable")["train_end"])
+        and v("w5_woolly_separable_two")["last_min_mean"]
+        < v("w4_woolly_separable")["last_min_mean"]),
+    "So no candidate of the round went on to seeds 4-5": lambda v: all(
+        v(name)["seeds"] == [1, 2, 3] and v(name)["worst_last_min"] < round_2_bar(v)
+        for name in design_search.ROUND_2),
 }
+
+
+def round_2_bar(v) -> float:
+    """f36's worst seed on seeds 1-3: the second round's bar."""
+    return min(v(design_search.ROUND_2_REFERENCE)["lows"][seed]
+               for seed in design_search.ROUND_2_FIRST_SEEDS)
 
 
 @pytest.mark.parametrize("claim", FRONTIER_CLAIMS)
