@@ -631,14 +631,13 @@ def main():
         recipe = CANDIDATES[name].recipe
         out = (CANDIDATE_TEST_RECORDS if args.test else TUNING) / name
         recorded = records.results_path(recipe.step, out)
-        recorded_seeds = ({run["seed"] for run in records.read_results(recorded)["runs"]}
-                          if recorded.exists() and not args.test else set())
+        before = records.read_results(recorded) if recorded.exists() and not args.test else None
+        recorded_seeds = {run["seed"] for run in before["runs"]} if before else set()
         if recorded_seeds & set(seeds[name]) not in (set(), recorded_seeds):
             parser.error(f"{recorded} holds seeds {sorted(recorded_seeds)}: repeat them all, or "
                          "give only new seeds to add them to the record")
         adding = recorded_seeds and not recorded_seeds & set(seeds[name])
         if adding:  # refuse before training, not after, if the runs could not join the record
-            before = records.read_results(recorded)
             planned = dict(before, runs=[{"seed": seed} for seed in seeds[name]],
                            recipe_fingerprint=records.recipe_fingerprint(recipe),
                            mode="quick" if utils.is_quick() else "full",
@@ -653,7 +652,7 @@ def main():
                 validation=not args.test, how=args.how, progress=False,
                 log=lambda line: print(name, line, flush=True))
         if adding:  # seeds 6-10 join seeds 1-5 in one record
-            results = records.with_more_seeds(records.read_results(recorded), results, recorded)
+            results = records.with_more_seeds(before, results, recorded)
             records.write_results(results, recorded)
         print(records.format_results(results))
     steps = {CANDIDATES[name].recipe.step for name in args.variants} | {args.table} - {None}
