@@ -463,15 +463,22 @@ ROOM_SEEDS = (1, 2, 3, 4, 5)  # the bar's seeds: a record may hold more (the cho
 ROOM_TIE = 0.01  # worsts this close count as level: the one listed first in ROOM is chosen
 
 
+def validation_record(step: int, name: str) -> dict | None:
+    """``name``'s validation record, or None if it has not run."""
+    path = records.results_path(step, TUNING / name)
+    return records.read_results(path) if path.exists() else None
+
+
+def on_seeds(results: dict, seeds) -> dict:
+    """``results`` with only the runs of ``seeds``: a bar's seeds, where a record may hold more."""
+    return dict(results, runs=[run for run in results["runs"] if run["seed"] in seeds])
+
+
 def room_summary(name: str, last: int = 4) -> dict | None:
     """``records.summarize_runs`` of ``name``'s runs on the bar's seeds (``ROOM_SEEDS``; a
     record may hold more), or None without a record."""
-    path = records.results_path(5, TUNING / name)
-    if not path.exists():
-        return None
-    results = records.read_results(path)
-    return records.summarize_runs(dict(results, runs=[run for run in results["runs"]
-                                                      if run["seed"] in ROOM_SEEDS]), last)
+    results = validation_record(5, name)
+    return records.summarize_runs(on_seeds(results, ROOM_SEEDS), last) if results else None
 
 
 def room_table(names=ROOM, last: int = 4) -> str:
@@ -539,33 +546,27 @@ def round_2_verdict(candidates=ROUND_2, reference: str = ROUND_2_REFERENCE,
     written before the runs: on seeds 1-3, a worst seed at least the reference's on the same
     seeds earns seeds 4-5; holding ``ROUND_2_TARGET`` on all 5 earns a test record."""
     first = list(ROUND_2_FIRST_SEEDS)
-
-    def worst_on(name, seeds):
-        results = records.read_results(records.results_path(6, TUNING / name))
-        runs = [run for run in results["runs"] if run["seed"] in seeds]
-        if [run["seed"] for run in runs] != seeds:
-            return None
-        return records.summarize_runs(dict(results, runs=runs), last)["worst_last_min"]
-
-    bar = worst_on(reference, first)
+    bar = records.summarize_runs(on_seeds(validation_record(6, reference), first),
+                                 last)["worst_last_min"]
     lines = [f"- Bar: {reference}'s worst seed on seeds {first}, {bar:.2f} %."]
     for name in candidates:
-        path = records.results_path(6, TUNING / name)
-        if not path.exists():
+        results = validation_record(6, name)
+        if results is None:
             lines.append(f"- {name}: not run yet.")
             continue
-        seeds = [run["seed"] for run in records.read_results(path)["runs"]]
-        worst = worst_on(name, first)
-        if worst is None:
+        seeds = [run["seed"] for run in results["runs"]]
+        if [seed for seed in seeds if seed in first] != first:
             lines.append(f"- {name}: seeds {seeds}, not {first}: no verdict yet.")
-        elif worst < bar - 1e-9:
+            continue
+        worst = records.summarize_runs(on_seeds(results, first), last)["worst_last_min"]
+        if worst < bar - 1e-9:
             lines.append(f"- {name}: worst {worst:.2f} % on seeds {first}, "
                          f"{worst - bar:+.2f} points against the bar: stops at seeds {first}.")
         elif len(seeds) < 5:
             lines.append(f"- {name}: worst {worst:.2f} % on seeds {first}, "
                          f"{worst - bar:+.2f} points against the bar: goes on to seeds 4-5.")
         else:
-            s = records.summarize_runs(records.read_results(path), last)
+            s = records.summarize_runs(results, last)
             holding = sum(low >= ROUND_2_TARGET - 1e-9 for low in s["last_min"])
             lines.append(f"- {name}: {holding} of {len(seeds)} seeds hold {ROUND_2_TARGET:.2f} "
                          f"%, worst {s['worst_last_min']:.2f} %: "

@@ -133,6 +133,14 @@ def test_a_candidate_gets_one_test_record_and_only_after_its_validation_seeds(mo
     assert len(calls) == 2
 
 
+def write_lows(base: dict, path, lows):
+    """A made-up record: ``base``'s first run once per seed, its last 4 accuracies set to
+    ``lows`` (seeds 1, 2, ...)."""
+    runs = [dict(base["runs"][0], test_acc=base["runs"][0]["test_acc"][:-4] + [low] * 4,
+                 seed=seed) for seed, low in enumerate(lows, start=1)]
+    records.write_results(dict(base, runs=runs), path)
+
+
 def test_the_room_verdict_applies_the_bar_written_before_the_runs(monkeypatch, tmp_path):
     """docs/step5_room.md: a candidate passes if its worst seed is at least 0.03 points above
     the reference's and its mean is not below it, on the same seeds."""
@@ -140,9 +148,7 @@ def test_the_room_verdict_applies_the_bar_written_before_the_runs(monkeypatch, t
     base = records.read_results(records.results_path(5, RESULTS.parent))
 
     def write(name, lows):
-        runs = [dict(base["runs"][0], test_acc=base["runs"][0]["test_acc"][:-4] + [low] * 4,
-                     seed=seed) for seed, low in enumerate(lows, start=1)]
-        records.write_results(dict(base, runs=runs), records.results_path(5, tmp_path / name))
+        write_lows(base, records.results_path(5, tmp_path / name), lows)
 
     write("s5_recipe", [99.40, 99.44, 99.46, 99.42, 99.44])
     write("s5_clean_last4", [99.43, 99.44, 99.46, 99.44, 99.44])  # worst +0.03, mean +0.01
@@ -190,9 +196,7 @@ def test_the_second_rounds_verdict_applies_the_bar_written_before_the_runs(monke
     base = records.read_results(records.results_path(7, RESULTS.parent))
 
     def write(name, lows):
-        runs = [dict(base["runs"][0], test_acc=base["runs"][0]["test_acc"][:-4] + [low] * 4,
-                     seed=seed) for seed, low in enumerate(lows, start=1)]
-        records.write_results(dict(base, runs=runs), records.results_path(6, tmp_path / name))
+        write_lows(base, records.results_path(6, tmp_path / name), lows)
 
     write("f36_ema", [99.45, 99.39, 99.41, 99.20, 99.50])  # the bar: 99.39 (seed 4 not in it)
     write("w1_woolly", [99.40, 99.38, 99.50])
