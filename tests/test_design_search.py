@@ -69,6 +69,21 @@ def test_every_recorded_candidate_still_trains_what_its_record_measured(name, pa
     assert recorded["params"] == utils.count_parameters(recipe.model())
 
 
+def test_step5_trains_the_recipe_its_search_for_room_chose_and_keeps_its_first_one():
+    """docs/step5_room.md's verdict names the chosen candidate: RECIPES[5] trains exactly it,
+    and the recipe it replaced still trains what its test record measured."""
+    from steps import RECIPES
+
+    chosen = design_search.room_verdict().splitlines()[-1]
+    assert chosen == "- Chosen: s5_f30_training_dropout."
+    assert records.recipe_fingerprint(RECIPES[5]) == records.recipe_fingerprint(
+        design_search.CANDIDATES["s5_f30_training_dropout"].recipe)
+    first = records.read_results(RESULTS / "before_room" / "step5.json")
+    assert first["recipe_fingerprint"] == \
+        records.recipe_fingerprint(design_search.STEP5_BEFORE_ROOM) != \
+        records.recipe_fingerprint(RECIPES[5])
+
+
 def test_recipes_are_named_by_class_or_builder_never_lambda():
     for name, candidate in design_search.CANDIDATES.items():
         assert "<lambda>" not in candidate.recipe.model_class(), name

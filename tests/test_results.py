@@ -78,6 +78,8 @@ def test_a_missed_target_is_stated_with_its_size():
     assert "**0 of 5 seeds**" in records.verdict(missed)
     assert "worst seed 99.31 %" in records.verdict(missed)
     assert "missed by 0.09 points" in records.verdict(missed)
+    room = records.verdict(missed, target=99.45)  # step 5's room target (docs/step5_room.md)
+    assert "hold 99.45 %" in room and "missed by 0.14 points" in room
 
 
 def test_readme_shows_the_overview_and_every_step_plot():

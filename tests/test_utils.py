@@ -135,7 +135,8 @@ def test_schedulers_step_per_batch_or_per_epoch(quick_data):
     base = RECIPES[5]
     onecycle = utils.Recipe(**{**base.__dict__, "epochs": 3})
     _, run = utils.fit(onecycle, data, 0, progress=False, log=None)
-    assert run["lr"][0] == pytest.approx(0.2 / 10)  # OneCycle starts at max_lr / div_factor
+    peak = base.scheduler.keywords["max_lr"]
+    assert run["lr"][0] == pytest.approx(peak / 10)  # OneCycle starts at max_lr / div_factor
     # Each epoch starts where a schedule stepped once per batch (2 batches of 128) leaves it.
     probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
     schedule = onecycle.scheduler(probe, 2, 3)

@@ -64,8 +64,11 @@ ARGUMENT_GENERATORS = {
     "results-of": lambda path: code_block(records.format_results(
         records.read_results(ROOT / path))),
     "verdict-of": lambda path: records.verdict(records.read_results(ROOT / path)) + ".",
+    "room-verdict-of": lambda path: records.verdict(records.read_results(ROOT / path),
+                                                    design_search.ROOM_TARGET) + ".",
     "precise-bn": lambda path: code_block(precise_bn.summary(
         json.loads((ROOT / path).read_text()))),
+    "room-table-of": lambda *names: design_search.room_table(names, seeds=None),
     "compare": lambda a, b: code_block(seeds_at_once.compare(a, b, root=ROOT)),
     "timing-of": timing_of,
 }
