@@ -167,8 +167,8 @@ figures["confusion"]
 #   step 5's, and it has fewer parameters in all (the summaries of both notebooks).
 # - More margin: its worst seed sits further above the line than step 5's (the Results of both;
 #   `tests/test_claims.py` holds this sentence to the records).
-# - The shape alone was not enough: on the validation split the same shape with step 5's
-#   learning-rate peak and no clean epochs (f17) did not hold the target on every seed. The
+# - The shape alone was not enough: on the validation split the same shape with the peak of
+#   step 5's first recipe and no clean epochs (f17) did not hold the target on every seed. The
 #   clean last epochs are what carried it over (`docs/frontier_search.md`).
 # - Nothing here was chosen on the test set: f30 was chosen on validation seeds, and measured on
 #   the test set once; this notebook's recorded run is that measurement repeated.
