@@ -1,11 +1,5 @@
 # ---
 # jupyter:
-#   jupytext:
-#     notebook_metadata_filter: kernelspec,colab,-jupytext.text_representation.jupytext_version
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
 #   kernelspec:
 #     display_name: Python 3
 #     language: python

@@ -1,11 +1,5 @@
 # ---
 # jupyter:
-#   jupytext:
-#     notebook_metadata_filter: kernelspec,colab,-jupytext.text_representation.jupytext_version
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -43,9 +37,9 @@
 # recomputed on clean training images after every epoch. The strong augmentation and the high
 # peak were found here first: the search below says why. The clean last epochs were found
 # after this recipe was chosen, and on 5 validation seeds of this network they missed the bar
-# set for adopting them. This record replaces three: the same
-# network with the peak of 0.2 of step 5's first recipe, and two made with the earlier
-# frontier network (step 4's layout at half the widths, 3,936 parameters; research log).
+# set for adopting them. This record replaces three: the same network with the peak of 0.2 of
+# step 5's first recipe, and two made with the earlier frontier network (step 4's layout at
+# half the widths, 3,936 parameters; research log).
 #
 # The seeds train the way measured fastest for your device: packed on a GPU (one network of 5
 # independent copies, `seeds.Copies`), one after another on a CPU. This network has no
