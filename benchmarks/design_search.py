@@ -340,6 +340,7 @@ derive("s5_ema", "s5_recipe", "s5_recipe measured on a moving average of its wei
        "for seed", average_decay=0.999)
 derive("s5_f30_training_dropout", "s5_f30_training", "s5_f30_training with step 5's dropout "
        "(0.05 after every block) kept", model=model.Step4Net)
+# Chosen by round 3: it is step 5's recipe now (RECIPES[5]; a test checks they train the same).
 
 # The frontier's second round (docs/frontier_search.md, its bar written before these run): the
 # woolly-of-cv family, two pools and narrow padded convs, first with its own training.

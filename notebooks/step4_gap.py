@@ -124,4 +124,4 @@ figures["confusion"]
 # - The StepLR drops are visible in the curves: each one steadies the test accuracy, and this
 #   seed holds the target over its last 4 epochs.
 # - This is one seed. The target is about every seed, so step 5 trains five; it also adds
-#   augmentation and a OneCycle schedule, chosen on a validation split.
+#   augmentation, a OneCycle schedule and clean last epochs, chosen on a validation split.
