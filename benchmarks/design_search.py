@@ -202,7 +202,8 @@ def derive(name, parent, change, **fields):
 
 STRONG_AUG = utils.Augment(degrees=10, translate=0.1, scale=(0.9, 1.1))
 # Step 5's recipe before the search for room (docs/step5_room.md) chose its training: the
-# searches started from it. Its test record is Data/results/before_room/step5.json.
+# searches started from it, and its test record is kept beside step 5's.
+STEP5_BEFORE_ROOM_RECORD = DATA / "results" / "before_room" / "step5.json"
 STEP5_BEFORE_ROOM = utils.Recipe(
     step=5, title="Augmentation and OneCycle", role="final", model=model.Step4Net, epochs=15,
     batch_size=128, optimizer=sgd(0.05, nesterov=True, weight_decay=1e-4),
@@ -547,6 +548,7 @@ def room_verdict(reference: str = ROOM[0], candidates=ROOM[1:], last: int = 4) -
         chosen = next(name for name in passing if passing[name] >= best - ROOM_TIE - 1e-9)
         lines.append(f"- Chosen: {chosen}.")
     return "\n".join(lines)
+
 
 ROUND_2 = ("w1_woolly", "w2_woolly_frontier_training", "w3_woolly_clean", "w4_woolly_separable",
            "w5_woolly_separable_two")

@@ -7,9 +7,10 @@ import pytest
 import design_search
 import records
 import utils
+from steps import RECIPES
 
 DOCS = utils.REPO_ROOT / "docs"
-BEFORE_ROOM = utils.REPO_ROOT / "Data" / "results" / "before_room" / "step5.json"
+BEFORE_ROOM = design_search.STEP5_BEFORE_ROOM_RECORD
 
 
 def summary(name: str, step: int) -> dict:
@@ -254,8 +255,6 @@ def test_step5s_test_record_with_the_chosen_recipe():
                              "epoch is its first clean epoch")
     on_page("step5_room.md", "Against the first recipe's test record, the mean of the seeds' "
                              "lowest epochs is higher and the worst seed is level, on the line.")
-    from steps import RECIPES
-
     test = records.read_results(records.results_path(5, records.RECORDED))
     first = records.summarize_runs(records.read_results(BEFORE_ROOM))
     s = records.summarize_runs(test)
@@ -279,8 +278,6 @@ def test_step5s_notebook_analysis():
                      "the same training without dropout fitted its training images more "
                      "closely on every seed and did not lift the worst seed"):
         assert sentence in notebook, sentence
-    from steps import RECIPES
-
     augmented = RECIPES[5].epochs - RECIPES[5].clean_last_epochs
     for run in records.read_results(records.results_path(5, records.RECORDED))["runs"]:
         assert all(t < a for t, a in zip(run["train_acc"][:augmented], run["test_acc"]))

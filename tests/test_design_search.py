@@ -78,7 +78,7 @@ def test_step5_trains_the_recipe_its_search_for_room_chose_and_keeps_its_first_o
     assert chosen == "- Chosen: s5_f30_training_dropout."
     assert records.recipe_fingerprint(RECIPES[5]) == records.recipe_fingerprint(
         design_search.CANDIDATES["s5_f30_training_dropout"].recipe)
-    first = records.read_results(RESULTS / "before_room" / "step5.json")
+    first = records.read_results(design_search.STEP5_BEFORE_ROOM_RECORD)
     assert first["recipe_fingerprint"] == \
         records.recipe_fingerprint(design_search.STEP5_BEFORE_ROOM) != \
         records.recipe_fingerprint(RECIPES[5])
