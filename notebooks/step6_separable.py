@@ -148,7 +148,7 @@ figures["confusion"]
 # From the recorded run (`Data/results/step6.json`; the tests check these lines against it):
 #
 # <!-- generated: step-results-6 -->
-# - Parameters: **5,658**; 15 epochs, 5 seeds, 4.5 min per seed on cpu.
+# - Parameters: **5,658**; 15 epochs, 5 seeds, 4.2 min per seed on cpu.
 # - Best test accuracy **99.55 ± 0.05 %** (mean ± std over seeds); the highest single epoch 99.63 % (seed 3).
 # - Lowest test accuracy in the last 4 epochs: **99.52 ± 0.04 %**.
 # - Criterion (99.40 % in each of the last 4 epochs, every seed): **5 of 5 seeds** hold 99.40 % in each of the last 4 epochs; worst seed 99.46 % (seed 2).
