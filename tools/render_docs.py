@@ -43,6 +43,8 @@ GENERATORS = {
     "room-table": design_search.room_table,
     "room-verdict": design_search.room_verdict,
     "round-2-verdict": design_search.round_2_verdict,
+    "ablation-table": design_search.ablation_table,
+    "ablation-expectations": design_search.ablation_expectations,
 }
 # A block may name arguments after the generator: ``<!-- generated: results-of PATH -->``.
 # Paths are relative to the repository root.
