@@ -347,8 +347,15 @@ derive("s5_f30_training_dropout", "s5_f30_training", "s5_f30_training with step 
 # step 4's choice, at a time, on validation seeds 1-3, trained one seed at a time as the
 # reference's validation seeds were, so each pairs with it seed for seed. What each removal was
 # expected to do (a range for the change of the mean) was committed before its runs.
+# The full recipe is trained again beside them: a seed repeats its run only on the machine
+# that recorded it (the same torch version on another CPU sums in another order), and
+# s5_f30_training_dropout's seeds were recorded on another machine than the ablation's.
 ABLATION_REFERENCE, ABLATION_SEEDS = "s5_f30_training_dropout", (1, 2, 3)
-ABLATION: dict[str, tuple[str, str, tuple[float, float] | None]] = {}
+# name -> (ingredient, expectation, expected range of the mean's change, full recipe it pairs with)
+ABLATION: dict[str, tuple[str, str, tuple[float, float] | None, str]] = {}
+root("a0_full_recipe", "step 5's recipe (s5_f30_training_dropout) trained again on the "
+     "ablation's machine, the reference its ablations pair with",
+     dataclasses.replace(CANDIDATES[ABLATION_REFERENCE].recipe, role="ablation"))
 
 
 def ablate(name, ingredient, expectation, expected, **fields):
@@ -359,7 +366,7 @@ def ablate(name, ingredient, expectation, expected, **fields):
     candidate = CANDIDATES[name]  # the role labels its record; it changes nothing it trains
     CANDIDATES[name] = dataclasses.replace(
         candidate, recipe=dataclasses.replace(candidate.recipe, role="ablation"))
-    ABLATION[name] = (ingredient, expectation, expected)
+    ABLATION[name] = (ingredient, expectation, expected, "a0_full_recipe")
 
 
 ablate("a1_no_augmentation", "augmentation (every epoch on the plain images)",
@@ -382,7 +389,7 @@ ablate("a5_no_weight_decay", "weight decay (SGD with Nesterov momentum alone)",
 # is step 5's recipe without dropout (the reference is s5_f30_training with dropout added).
 ABLATION["s5_f30_training"] = ("dropout (recorded before the ablation, in the search for room)",
                                "no expectation was written: this run predates the ablation",
-                               None)
+                               None, ABLATION_REFERENCE)
 
 # The frontier's second round (docs/frontier_search.md, its bar written before these run): the
 # woolly-of-cv family, two pools and narrow padded convs, first with its own training.
@@ -595,20 +602,26 @@ def ablation_table(last: int = 4) -> str:
     """Step 5's ablation: per ingredient removed, the worst seed's lowest validation accuracy
     of the last epochs and the mean over seeds, against the full recipe on the same seeds, and
     whether the change of the mean fell in the range expected before the runs."""
-    reference = validation_record(5, ABLATION_REFERENCE)
-    rows = [f"| Ingredient removed | Candidate | Seeds | Worst % | Mean % | Worst vs full | "
-            f"Mean vs full | Expected (mean vs full) | As expected |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---|"]
-    full = records.summarize_runs(on_seeds(reference, ABLATION_SEEDS), last)
-    rows.append(f"| nothing: the full recipe | {ABLATION_REFERENCE} | {len(full['seeds'])} | "
-                f"{full['worst_last_min']:.2f} | {full['last_min_mean']:.2f} | | | | |")
-    for name, (ingredient, _, expected) in ABLATION.items():
+    rows = [f"| Ingredient removed | Candidate | Full recipe | Seeds | Worst % | Mean % | "
+            f"Worst vs full | Mean vs full | Expected (mean vs full) | As expected |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for name in ("a0_full_recipe", ABLATION_REFERENCE):
+        full = validation_record(5, name)
+        if full:
+            s = records.summarize_runs(on_seeds(full, ABLATION_SEEDS), last)
+            rows.append(f"| nothing: the full recipe | {name} | | {len(s['seeds'])} | "
+                        f"{s['worst_last_min']:.2f} | {s['last_min_mean']:.2f} | | | | |")
+    for name, (ingredient, _, expected, paired) in ABLATION.items():
+        reference = validation_record(5, paired)
         results = validation_record(5, name)
         seeds = [run["seed"] for run in results["runs"] if run["seed"] in ABLATION_SEEDS] \
             if results else []
         span = f"{expected[0]:+.2f} to {expected[1]:+.2f}" if expected else "none written"
+        paired_seeds = {run["seed"] for run in reference["runs"]} if reference else set()
+        seeds = [seed for seed in seeds if seed in paired_seeds]  # pairs seed for seed
         if not seeds:
-            rows.append(f"| {ingredient} | {name} | 0 | | | | | {span} | not run yet |")
+            rows.append(f"| {ingredient} | {name} | {paired} | 0 | | | | | {span} | "
+                        "not run yet |")
             continue
         s = records.summarize_runs(on_seeds(results, seeds), last)
         ref = records.summarize_runs(on_seeds(reference, seeds), last)
@@ -622,7 +635,8 @@ def ablation_table(last: int = 4) -> str:
             judged = "yes"
         else:
             judged = f"no: {'lower' if mean < expected[0] else 'higher'} than expected"
-        rows.append(f"| {ingredient} | {name} | {len(seeds)} | {s['worst_last_min']:.2f} | "
+        rows.append(f"| {ingredient} | {name} | {paired} | {len(seeds)} | "
+                    f"{s['worst_last_min']:.2f} | "
                     f"{s['last_min_mean']:.2f} | {worst:+.2f} | {mean:+.2f} | {span} | "
                     f"{judged} |")
     return "\n".join(rows)
@@ -633,7 +647,7 @@ def ablation_expectations() -> str:
     return "\n".join(f"- `{name}`, without {ingredient}: {expectation}"
                       + (f" (mean {expected[0]:+.2f} to {expected[1]:+.2f} points)."
                          if expected else ".")
-                      for name, (ingredient, expectation, expected) in ABLATION.items())
+                      for name, (ingredient, expectation, expected, _) in ABLATION.items())
 
 
 ROUND_2 = ("w1_woolly", "w2_woolly_frontier_training", "w3_woolly_clean", "w4_woolly_separable",

@@ -1,5 +1,9 @@
 # ---
 # jupyter:
+#   accelerator: GPU
+#   colab:
+#     gpuType: T4
+#     provenance: []
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -59,6 +63,7 @@ out = records.output_dir(record=record)  # runs/, or Data/ when recording
 train_x, train_y, test_x, test_y = data = utils.load_mnist(device)
 print(f"{recipe.title} | device {utils.device_name(device)} | "
       f"{'quick' if utils.is_quick() else 'full'} mode: {len(train_x):,} train / {len(test_x):,} test images")
+records.advise_runtime(device, STEP)  # Colab without a GPU: how to switch
 
 # %%
 # NBVAL_CHECK_OUTPUT

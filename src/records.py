@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -172,8 +173,10 @@ def with_more_seeds(recorded: dict, new: dict, path: Path) -> dict:
                              f"seeds {recorded['seeds_at_once']} at a time with --how packed")
         new = {key: value for key, value in new.items() if key != "seeds_ran"}
         new["seeds_at_once"] = recorded["seeds_at_once"]
+    # The same recipe trained the same way, where its seeds repeat: the same device, torch
+    # version and floating-point kernels (kernels_fingerprint).
     same = ("recipe_fingerprint", "eval_set", "mode", "epochs", "train_size", "test_size",
-            "seeds_ran", "seeds_at_once")
+            "seeds_ran", "seeds_at_once", "device", "torch_version", "kernels")
     differs = [key for key in same if recorded.get(key) != new.get(key)]
     if differs:
         raise ValueError(f"{path} holds runs that differ from these in {', '.join(differs)}: "
@@ -287,6 +290,32 @@ def recipe_traits(recipe, seed: int = 1, train_size: int = 60_000) -> dict:
                 "label_smoothing", "bn_stats_images", "average_decay")}}
 
 
+def kernels_fingerprint(device) -> str:
+    """A short hash of two training steps of step 4's network on a fixed batch, on
+    ``device``, with this process's threads. A seed repeats its recorded digits only where the
+    same torch version sums floating point in the same order: the same machine, or one whose
+    hash is the same. Another CPU with the same torch version can give another hash, and then
+    the same seed trains a run that differs in its digits."""
+    import model
+
+    device = torch.device(device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        net = model.Step4Net().to(device)
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+        x = torch.randn(64, 1, 28, 28).to(device)
+        y = torch.randint(0, 10, (64,)).to(device)
+        for _ in range(2):
+            loss = torch.nn.functional.cross_entropy(net(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    weights = hashlib.sha256(f"{torch.get_num_threads()} threads".encode())
+    for tensor in net.state_dict().values():
+        weights.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return weights.hexdigest()[:16]
+
+
 def recipe_fingerprint(recipe) -> str:
     """A short hash of ``recipe_traits``: recorded in every results file, so a test can tell
     when the code no longer trains what a record measured."""
@@ -394,6 +423,23 @@ def pytest_time(path: Path = RECORDED / "timings" / "pytest.json") -> str:
             f"{t['machine']}, {t['conditions']} (measured {t['measured']}).")
 
 
+def advise_runtime(device, step: int, record_folder: Path = RECORDED) -> None:
+    """On a CPU runtime in Colab, print how to switch to a GPU and what a CPU run of ``step``
+    costs (from its record); anywhere else, print nothing."""
+    if device.type != "cpu" or "google.colab" not in sys.modules:
+        return
+    path = results_path(step, record_folder)
+    cost = ""
+    if path.exists():
+        r = read_results(path)
+        minutes = [run["wall_s"] / 60 for run in r["runs"]]
+        cost = (f" A CPU run of step {step} took {sum(minutes) / len(minutes):.1f} min per seed "
+                f"when it was recorded ({sum(minutes):.0f} min for {len(minutes)} "
+                f"seed{'s' if len(minutes) > 1 else ''}).")
+    print("This Colab runtime has no GPU." + cost + " For a GPU: Runtime > Change runtime "
+          "type > T4 GPU, then run the notebook again from the top.")
+
+
 def quick_start(config: Path = REPO_ROOT / "colab.json") -> str:
     """The README's first commands; the clone line from the one file that names the
     repository (``tools/set_repo_url.py`` sets it)."""
@@ -401,16 +447,18 @@ def quick_start(config: Path = REPO_ROOT / "colab.json") -> str:
     return "\n".join([
         "```bash",
         f"git clone {url} && cd {url.rstrip('/').split('/')[-1]}",
-        "pip install -r requirements.txt     # on Colab torch is already there and is left alone",
-        "pytest                              # unit tests + every notebook re-run in quick mode",
-        "python src/train.py --step 2        # one step, full run; results and plots go to runs/",
+        "pip install -r requirements-test.txt   # the series and its test tools (not on Colab)",
+        "pytest                                 # unit tests + every notebook re-run, quick mode",
+        "python src/train.py --step 2           # one step, full run; results and plots to runs/",
+        "python src/train.py --model my_net.py:MyNet   # your network, judged (your_turn.ipynb)",
         "```"])
 
 
-def plot_overview(path: Path = RECORDED / "plots" / "overview.png"):
+def plot_overview(path: Path = RECORDED / "plots" / "overview.png", yours=()):
     """Results at a glance: parameters against the worst seed's lowest accuracy of the last
     epochs, for every step and every candidate with a test record, beside the target and the
-    two budgets."""
+    two budgets. ``yours``: more points ``(params, worst, label, (seeds held, seeds))``, a
+    student's network (``judge.plot_beside_steps``), drawn as stars."""
     plt = utils._pyplot()
     step_files = sorted((RECORDED / "results").glob("step*.json"))
     steps = [read_results(f) for f in step_files]
@@ -429,12 +477,19 @@ def plot_overview(path: Path = RECORDED / "plots" / "overview.png"):
         placed.append((params, worst))
         ax.annotate(f"{label}: {met}/{seeds} seeds", (params, worst), fontsize=8,
                     textcoords="offset points", xytext=[(7, 2), (7, -10), (7, 12)][crowd % 3])
+    for params, worst, label, (met, seeds) in yours:
+        ax.scatter(params, worst, s=160, marker="*", zorder=4, edgecolor="k",
+                   color="tab:green" if met == seeds else "tab:orange")
+        ax.annotate(f"{label}: {met}/{seeds} seeds", (params, worst), fontsize=9,
+                    weight="bold", textcoords="offset points", xytext=(8, -14))
+    low = min([98.0] + [worst - 0.1 for _, worst, *_ in yours])
+    small = min([2_500] + [params / 1.5 for params, *_ in yours])
     ax.axhline(TARGET, color="k", ls=":", lw=1, label=f"{TARGET:.2f} % in each of the last {LAST}")
     for role, budget in BUDGETS.items():
         ax.axvline(budget, color="gray", ls="--", lw=1)
-        ax.annotate(f"{budget:,} ({role})", (budget, ax.get_ylim()[0]), fontsize=8,
+        ax.annotate(f"{budget:,} ({role})", (budget, low), fontsize=8,
                     rotation=90, va="bottom", ha="right")
-    ax.set(xscale="log", xlabel="parameters (log scale)", ylim=(98.0, 99.6), xlim=(2_500, 2e7),
+    ax.set(xscale="log", xlabel="parameters (log scale)", ylim=(low, 99.6), xlim=(small, 2e7),
            ylabel=f"worst seed: lowest of last {LAST} epochs (%)",
            title="Every step and tested candidate: size against the worst seed")
     ax.legend(fontsize=8, loc="lower right")

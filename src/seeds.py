@@ -18,6 +18,7 @@ recipe's seeds one of these ways and writes its results file.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import math
 import multiprocessing
@@ -302,9 +303,12 @@ def run_recipe(recipe, seeds=None, *, epochs=None, out=None, record=False, devic
     seeds = list(seeds or recipe.seeds)
     how = how or default_how(device)
     check_run_arguments(epochs, how, workers)
+    fingerprint = records.recipe_fingerprint(recipe)
     if quick:
         seeds = seeds[:utils.QUICK_SEEDS]
         epochs = min(epochs or recipe.epochs, utils.QUICK_EPOCHS)
+        if recipe.augment and recipe.clean_last_epochs >= epochs:  # a smoke run augments too
+            recipe = dataclasses.replace(recipe, clean_last_epochs=epochs - 1)
     epochs = epochs or recipe.epochs
     out = records.output_dir(out, record)
     if data is None:
@@ -316,9 +320,10 @@ def run_recipe(recipe, seeds=None, *, epochs=None, out=None, record=False, devic
         "mode": "quick" if quick else "full", "epochs": epochs,
         "batch_size": recipe.batch_size, "train_size": len(data[0]), "test_size": len(data[2]),
         "eval_set": eval_set, "device": utils.device_name(data[0].device),
-        "torch_version": torch.__version__, "seeds_ran": how,
+        "torch_version": torch.__version__,
+        "kernels": records.kernels_fingerprint(data[0].device), "seeds_ran": how,
         **({"workers": workers} if how == "side-by-side" else {}),
-        "recipe_fingerprint": records.recipe_fingerprint(recipe),
+        "recipe_fingerprint": fingerprint,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     nets, results["runs"] = fit_seeds(recipe, data, seeds, how, workers=workers, epochs=epochs,

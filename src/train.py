@@ -7,7 +7,12 @@
     python src/train.py --step 5 --how packed    # the seeds as one packed network (GPU)
     MNIST_QUICK=1 python src/train.py --step 1 --seed 1 --out /tmp/x   # smoke run
 
-Writes ``<out>/results/step<N>.json`` and the step's plots under ``<out>/plots/``.
+    python src/train.py --model my_net.py:MyNet  # your network, checked and judged (judge.py)
+    python src/train.py --model my_net.py:MyNet --seeds 1,2,3 --budget 4000 --step 7
+
+Writes ``<out>/results/step<N>.json`` and the step's plots under ``<out>/plots/``; a judged
+network writes under ``runs/<class>/validation/`` (``--test``: ``runs/<class>/test/``) and
+exits 0 when it passes the rule, 1 when it fails it, 2 when a check refuses it.
 """
 import argparse
 import sys
@@ -15,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import judge  # noqa: E402
 import records  # noqa: E402
 import seeds as many_seeds  # noqa: E402
 import utils  # noqa: E402
@@ -28,9 +34,19 @@ def build_parser() -> argparse.ArgumentParser:
                f"{utils.QUICK_ENV}=1 (quick mode: {utils.QUICK_TRAIN_SIZE} training images, "
                f"{utils.QUICK_EPOCHS} epoch, output to a temporary folder), "
                f"{utils.DEVICE_ENV} (cpu, cuda, mps; default: the fastest available).")
-    parser.add_argument("--step", required=True, choices=[str(s) for s in RECIPES] + ["all"],
+    parser.add_argument("--step", choices=[str(s) for s in RECIPES] + ["all"],
                         help="which step's recipe to train, or all of them in order "
-                             f"({records.series_time()})")
+                             f"({records.series_time()}); with --model, the recipe to train "
+                             f"your network with (default: step {judge.FINAL_STEP}'s)")
+    parser.add_argument("--model", metavar="FILE.py:Class",
+                        help="judge your own network: check it, train it with a step's recipe "
+                             "on the validation split and apply the exercise's rule")
+    parser.add_argument("--budget", type=int, default=judge.BUDGET,
+                        help=f"with --model: fewer parameters than this (default "
+                             f"{judge.BUDGET:,}; 4000 for the frontier challenge)")
+    parser.add_argument("--test", action="store_true",
+                        help="with --model: measure a finished design on the test set, once "
+                             "(choose designs on the validation split)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--seed", type=int, help="train a single seed")
     group.add_argument("--seeds", type=utils.seed_list,
@@ -60,9 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    steps = list(RECIPES) if args.step == "all" else [int(args.step)]
+    parser = build_parser()
+    args = parser.parse_args(argv)
     seeds = [args.seed] if args.seed is not None else args.seeds
+    if args.model:
+        return judge_model(args, seeds)
+    if args.step is None:
+        parser.error("give --step N (a step of the series) or --model FILE.py:Class (yours)")
+    if args.test or args.budget != judge.BUDGET:
+        parser.error("--test and --budget judge your own network: use them with --model")
+    steps = list(RECIPES) if args.step == "all" else [int(args.step)]
     try:
         many_seeds.check_run_arguments(args.epochs, args.how or many_seeds.HOW[0], args.workers)
         utils.get_device(args.device)
@@ -74,6 +97,29 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def judge_model(args, seeds) -> int:
+    """``--model FILE.py:Class``: the judge's checks, training and verdict; every refusal is one
+    line and exit 2, with nothing written."""
+    try:
+        if args.step == "all":
+            raise judge.DesignError("--model trains one recipe: give --step N, not all")
+        if args.record or args.validation or args.how or args.epochs:
+            raise judge.DesignError("--model takes --step, --seeds, --budget, --test, --device "
+                                    "and --out; derive any other change in a recipe of your "
+                                    "own (judge.recipe_for)")
+        network = judge.load_class(args.model)
+        step = int(args.step) if args.step else judge.FINAL_STEP
+        judged = judge.judge(network, seeds, budget=args.budget, step=step, test_set=args.test,
+                             out=args.out, device=args.device, progress=not args.no_progress)
+        judge.plot_beside_steps(judged)
+    except (judge.DesignError, utils.MnistDataError, records.ProtectedOutputError,
+            ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"results: {judged.path}")
+    return 0 if judged.verdict.passed else 1
 
 
 def train_step(recipe, seeds, args, out):

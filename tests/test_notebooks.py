@@ -15,6 +15,8 @@ import utils
 
 NOTEBOOKS = sorted((utils.REPO_ROOT / "notebooks").glob("*.ipynb"))
 SCRIPTS = sorted((utils.REPO_ROOT / "notebooks").glob("*.py"))
+STEP_NOTEBOOKS = [p for p in NOTEBOOKS if p.name.startswith("step")]
+YOUR_TURN = utils.REPO_ROOT / "notebooks" / "your_turn.ipynb"
 
 
 def cells(notebook):
@@ -28,8 +30,39 @@ def first_code_cell(path):
 def test_one_notebook_per_step_each_paired():
     from steps import RECIPES
 
-    assert [int(p.stem.split("_")[0].removeprefix("step")) for p in NOTEBOOKS] == list(RECIPES)
+    assert [int(p.stem.split("_")[0].removeprefix("step")) for p in STEP_NOTEBOOKS] == \
+        list(RECIPES)
+    assert NOTEBOOKS == STEP_NOTEBOOKS + [YOUR_TURN]  # the student's turn comes after the steps
     assert [p.stem for p in NOTEBOOKS] == [p.stem for p in SCRIPTS]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_opens_on_a_gpu_runtime_in_colab_and_says_which_device_it_got(path):
+    metadata = json.loads(path.read_text())["metadata"]
+    assert metadata["accelerator"] == "GPU" and metadata["colab"]["gpuType"] == "T4"
+    code = [c.source for c in jupytext.read(path).cells if c.cell_type == "code"]
+    second = code[1] + code[2] if path == YOUR_TURN else code[1]
+    assert "utils.device_name(device)" in second and "records.advise_runtime(device, " in second
+
+
+def test_the_runtime_advice_speaks_only_on_a_cpu_runtime_in_colab(monkeypatch, capsys):
+    import types
+
+    import torch
+
+    import records
+
+    records.advise_runtime(torch.device("cpu"), 5)
+    assert capsys.readouterr().out == ""
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    records.advise_runtime(torch.device("cuda"), 5)
+    assert capsys.readouterr().out == ""
+    records.advise_runtime(torch.device("cpu"), 5)
+    shown = capsys.readouterr().out
+    recorded = records.read_results(records.results_path(5, records.RECORDED))
+    minutes = sum(run["wall_s"] for run in recorded["runs"]) / 60
+    assert "Runtime > Change runtime type" in shown
+    assert f"({minutes:.0f} min for {len(recorded['runs'])} seeds)" in shown
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -38,7 +71,7 @@ def test_notebook_and_script_have_the_same_cells(path):
         f"{path.name} and its .py differ: run `jupytext --sync {path}`")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", STEP_NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_tells_its_step(path):
     notebook = jupytext.read(path)
     markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
@@ -53,6 +86,27 @@ def test_notebook_tells_its_step(path):
     assert "seeds.run_recipe(recipe, out=out, record=record," in code
 
 
+def test_the_your_turn_notebook_starts_from_step_3s_network_and_judges_it():
+    import judge
+    import model
+
+    notebook = jupytext.read(YOUR_TURN)
+    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    for heading in ("## Target", "## Results", "## Analysis", "colab-badge.svg",
+                    "/notebooks/your_turn.ipynb", "python src/train.py --model my_net.py:MyNet"):
+        assert heading in markdown, f"your_turn lacks {heading}"
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    for call in ("judge.check(MyNet, BUDGET)", "judge.expected_time(", "judge.judge(MyNet",
+                 "judge.plot_beside_steps(judged)", "test_set=True"):
+        assert call in code
+    scope = {}
+    cell = next(c.source for c in notebook.cells if c.source.startswith("class MyNet"))
+    exec("import torch.nn as nn\nimport judge\nfrom model import conv_block\n" + cell, scope)
+    assert repr(scope["MyNet"]().features) == repr(model.Step3Net().features)
+    params = judge.check(scope["MyNet"]).params
+    assert f"step 3's ({params:,} parameters" in markdown
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_notebook_is_small_and_from_a_full_run(path):
     assert path.stat().st_size < 1_000_000
@@ -62,7 +116,10 @@ def test_committed_notebook_is_small_and_from_a_full_run(path):
     assert all(c["outputs"] for c in code[1:]), f"{path.name} has cells without outputs"
     text = "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
                    for c in code for o in c["outputs"])
-    assert "full mode: 60,000 train / 10,000 test images" in text
+    if path == YOUR_TURN:  # judged on the validation split, never the test set
+        assert "full mode" in text and "50,000 train / 10,000 validation images" in text
+    else:
+        assert "full mode: 60,000 train / 10,000 test images" in text
     assert "Traceback" not in text
 
 
@@ -172,3 +229,26 @@ def test_a_recording_trains_the_seeds_the_way_its_record_did(tmp_path):
         (tmp_path / f"step{step}.json").write_text(json.dumps(record))
         assert run_notebook.recorded_how(f"notebooks/step{step}_x.ipynb", tmp_path) == how
     assert run_notebook.recorded_how("notebooks/step6_x.ipynb", tmp_path) is None
+
+
+def test_the_readme_set_up_is_what_ci_runs_and_keeps_the_test_tools_out_of_colab():
+    import records
+
+    readme = (utils.REPO_ROOT / "README.md").read_text()
+    assert records.quick_start() in readme
+    commands = [line.split("#")[0].strip() for line in records.quick_start().splitlines()]
+    ci = (utils.REPO_ROOT / ".ci" / "run").read_text().splitlines()
+    assert "pip install -r requirements-test.txt" in commands and "pytest" in commands
+    assert ".venv/bin/python -m pip install --quiet -r requirements-test.txt" in ci
+    assert "pytest" in ci
+    def packages(name):
+        lines = (utils.REPO_ROOT / name).read_text().splitlines()
+        return [line.split(">=")[0] for line in lines if line and not line.startswith("#")]
+
+    runtime, tools = packages("requirements.txt"), packages("requirements-test.txt")
+    assert "-r requirements.txt" in tools and "torch" in runtime
+    for tool in ("pytest", "nbval", "jupytext", "ipykernel", "nbclient"):
+        assert tool in tools and tool not in runtime
+    # On Colab each notebook installs the one package Colab lacks, and nothing else.
+    bootstrap = first_code_cell(NOTEBOOKS[0])
+    assert bootstrap.count("pip") == 1 and '"install", "-q", "torchsummary"]' in bootstrap

@@ -8,7 +8,9 @@ Full mode only: refuses to record with MNIST_QUICK set, so a quick run never lan
 It sets MNIST_RECORD=1 for the notebook: only then does a notebook write into Data/ (the
 recorded reference); run any other way, it writes into runs/. And unless MNIST_HOW is set, it
 sets it to the way the step's record trained its seeds (packed or one after another), so the
-re-recording can repeat the record to the last digit.
+re-recording can repeat the record to the last digit. It refuses to re-record a step on
+another kind of device than its record's (a GPU where the record is the CPU's): a seed repeats
+its run only on the same device type, so the pages would quote numbers no one can repeat.
 """
 import argparse
 import json
@@ -57,6 +59,26 @@ def recorded_how(notebook: str, results: Path = RESULTS) -> str | None:
     return "packed" if results.get("seeds_at_once", 1) > 1 else "one-after-another"
 
 
+def recorded_device(notebook: str, results: Path = RESULTS) -> str | None:
+    """The device type the notebook's step was recorded on (``cpu``, ``cuda``), or None."""
+    step = Path(notebook).name.split("_")[0].removeprefix("step")
+    record = Path(results) / f"step{step}.json"
+    if not record.exists():
+        return None
+    return json.loads(record.read_text())["device"].split(" ")[0]
+
+
+def device_refusal(notebook: str, device_type: str, results: Path = RESULTS) -> str:
+    """Why ``notebook`` must not be re-recorded on ``device_type`` ('' if it may)."""
+    recorded = recorded_device(notebook, results)
+    if recorded is None or recorded == device_type:
+        return ""
+    return (f"{notebook}: its record was made on {recorded} and this would re-record it on "
+            f"{device_type}, whose runs do not repeat the record's digits. Record on {recorded} "
+            f"(MNIST_DEVICE={recorded}), or move its record out of Data/results/ first to record "
+            "another device on purpose")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,6 +89,14 @@ def main():
         sys.exit("error: unset MNIST_QUICK: committed notebooks are recorded in full mode only")
     if not args.tidy_only:
         os.environ["MNIST_RECORD"] = "1"  # the notebook's kernel inherits it
+    if not args.tidy_only:
+        sys.path.insert(0, str(RESULTS.parents[1] / "src"))
+        import utils
+
+        device_type = utils.get_device().type
+        refusals = [r for r in (device_refusal(path, device_type) for path in args.notebooks) if r]
+        if refusals:
+            sys.exit("error: " + "\nerror: ".join(refusals))
     for path in args.notebooks:
         notebook = nbformat.read(path, as_version=4)
         how = recorded_how(path)

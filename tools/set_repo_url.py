@@ -36,7 +36,7 @@ BRANCH = re.compile(r'^(?P<head>BRANCH = )"[^"]*"', re.MULTILINE)
 
 
 def scripts(root: Path = ROOT) -> list[Path]:
-    return sorted((Path(root) / "notebooks").glob("step*_*.py"))
+    return sorted((Path(root) / "notebooks").glob("*.py"))
 
 
 def load(root: Path = ROOT) -> dict:
