@@ -621,7 +621,7 @@ def ablation_table(last: int = 4) -> str:
         seeds = [seed for seed in seeds if seed in paired_seeds]  # pairs seed for seed
         if not seeds:
             rows.append(f"| {ingredient} | {name} | {paired} | 0 | | | | | {span} | "
-                        "not run yet |")
+                        f"{'not run yet' if not results else f'waits for {paired}'} |")
             continue
         s = records.summarize_runs(on_seeds(results, seeds), last)
         ref = records.summarize_runs(on_seeds(reference, seeds), last)

@@ -22,7 +22,7 @@
 # table and plots. The model is the classic first attempt: a plain stack of 3x3 convolutions
 # doubling the channels up to 1024 (`Step1Net`, about 6.4 million parameters), with max-pooling
 # after the receptive field reaches 5 and 14, and no BatchNorm, dropout or augmentation.
-# Plain SGD (lr 0.01, momentum 0.9), batch 128.
+# SGD with momentum 0.9 at a constant learning rate of 0.01, batch 128.
 #
 # This network is too heavy for a CPU: one epoch takes minutes, so on a CPU this step trains for
 # **2 epochs only** (the recipe's `epochs`); it is a baseline to beat on parameters, not a
@@ -97,6 +97,31 @@ print(utils.format_rf_table(utils.receptive_field_table(model)))
 utils.plot_samples(train_x, train_y, records.plot_path(STEP, "samples", out), augment=recipe.augment)
 
 # %% [markdown]
+# ## The training loop
+#
+# Every step trains with the same two functions of `src/utils.py`, printed here so that
+# nothing between the data and the numbers is hidden:
+#
+# - `train_one_epoch` puts the model in training mode (dropout on, BatchNorm using each
+#   batch's statistics) and walks the batches in a new order drawn from the seed's generator.
+#   Each batch may be augmented (from step 5 on), goes through the model to 10 logits per image,
+#   and its cross-entropy loss is backpropagated; `take_step` moves the weights (and, in later
+#   steps, a per-batch learning-rate schedule). Loss and correct counts are summed on the
+#   device and read once per progress update, so a GPU is not stopped after every batch; a
+#   loss that becomes NaN or infinite stops the run with the epoch and batch where it happened.
+# - `evaluate` switches to evaluation mode (dropout off, BatchNorm using its stored statistics),
+#   turns off gradients, and counts the images whose highest logit is the right digit.
+#
+# `utils.fit` calls one, then the other, once per epoch; `seeds.run_recipe` calls `fit` for
+# each seed and writes the results file.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(inspect.getsource(utils.train_one_epoch))
+print(inspect.getsource(utils.take_step))
+print(inspect.getsource(utils.evaluate))
+
+# %% [markdown]
 # ## Training
 
 # %%
@@ -121,7 +146,7 @@ figures["confusion"]
 #
 # <!-- generated: step-results-1 -->
 # - Parameters: **6,379,786**; 2 epochs, seed 1, 11.9 min per seed on cpu.
-# - Best test accuracy **98.47 %** (epoch 2); last 4 epochs 98.12-98.47 %.
+# - Best test accuracy **98.47 %** (epoch 2); all 2 epochs 98.12-98.47 %.
 # - Training accuracy at the end: 98.27 %.
 # <!-- /generated -->
 
@@ -129,11 +154,43 @@ figures["confusion"]
 # ## Analysis
 #
 # - The pipeline works end to end: data, loop, summary, receptive-field table and plots. The
-#   network learns MNIST quickly even with plain SGD, which tells us the task is easy and that
-#   millions of parameters are far more than it needs.
+#   network learns MNIST quickly even at a constant learning rate and without BatchNorm, which
+#   tells us the task is easy and that millions of parameters are far more than it needs.
 # - The summary above shows where the weights sit: the last convs, with the most channels on the
 #   smallest maps, hold most of them. Large channel counts late in the network buy little.
 # - The receptive-field table shows the last layers seeing more than the 28-pixel image: they
 #   look at padding as much as at the digit.
 # - Next (step 2): keep the pipeline and build a skeleton with far fewer channels, a max-pool
 #   once edges are found, a 1x1 conv to squeeze channels, and one final big kernel.
+
+# %% [markdown]
+# ## Exercises
+#
+# Predict first, on paper or in a comment; then open the answer, which is computed from the
+# code and the recorded runs.
+#
+# ### 1. Predict the first conv's parameters
+#
+# Look at `Step1Net`'s first line above: how many weights and biases does that conv have? Count
+# on paper, then find the layer in the summary.
+#
+# <details><summary>Answer</summary>
+#
+# <!-- generated: answer step1-first-conv -->
+# `features.0.0` maps 1 channels to 32 with a 3x3 kernel: 32 x 1 x 3 x 3 = 288 weights + 32 biases = **320**.
+# <!-- /generated -->
+#
+# </details>
+#
+# ### 2. Where did the budget go?
+#
+# Which layer holds the most parameters, and what share of them all? Guess from the
+# channel counts before you look at the summary.
+#
+# <details><summary>Answer</summary>
+#
+# <!-- generated: answer step1-largest -->
+# `features.7.0` (Conv2d) holds **4,719,616** of the 6,379,786 parameters, **74 %**.
+# <!-- /generated -->
+#
+# </details>

@@ -89,6 +89,27 @@ print(utils.model_summary(model))
 # NBVAL_CHECK_OUTPUT
 print(utils.format_rf_table(utils.receptive_field_table(model)))
 
+# %% [markdown]
+# **Reading the table.** The receptive field (RF) of a layer is how many input pixels one of
+# its output pixels sees; the *jump* is how many input pixels lie between two neighbouring
+# output pixels. Each layer with kernel k adds (k - 1) x jump to the RF, and a stride
+# multiplies the jump: a 3x3 conv adds 2 x jump, a 1x1 conv adds nothing, a 2x2 max-pool of
+# stride 2 adds 1 x jump and then doubles the jump, and one kernel (or a global average pool)
+# over a whole n x n map adds (n - 1) x jump. Step 2's network, layer by layer:
+#
+# <!-- generated: rf-worked 2 -->
+# | Layer | Type | Output (C x H x W) | RF = RF before + (k - 1) x jump before | Jump after |
+# |---|---|---|---|---:|
+# | `features.0.0` | Conv2d 3x3 | 8 x 26 x 26 | 1 + 2 x 1 = 3 | 1 |
+# | `features.1.0` | Conv2d 3x3 | 16 x 24 x 24 | 3 + 2 x 1 = 5 | 1 |
+# | `features.2` | MaxPool2d 2x2, stride 2 | 16 x 12 x 12 | 5 + 1 x 1 = 6 | 2 |
+# | `features.3.0` | Conv2d 1x1 | 8 x 12 x 12 | 6 + 0 x 2 = 6 | 2 |
+# | `features.4.0` | Conv2d 3x3 | 16 x 10 x 10 | 6 + 2 x 2 = 10 | 2 |
+# | `features.5.0` | Conv2d 3x3 | 16 x 8 x 8 | 10 + 2 x 2 = 14 | 2 |
+# | `features.6.0` | Conv2d 3x3 | 16 x 6 x 6 | 14 + 2 x 2 = 18 | 2 |
+# | `features.7` | Conv2d 6x6 | 10 x 1 x 1 | 18 + 5 x 2 = 28 | 2 |
+# <!-- /generated -->
+
 # %%
 utils.plot_samples(train_x, train_y, records.plot_path(STEP, "samples", out), augment=recipe.augment)
 
@@ -131,5 +152,51 @@ figures["confusion"]
 #   overtakes test accuracy: the model begins to overfit.
 # - The summary shows the final big kernel holding almost half of the model's weights, for a
 #   single layer.
-# - Next (step 3): BatchNorm after every conv, a little dropout, and a second max-pool so the
+# - Next (step 3): BatchNorm after every conv but the last, a little dropout, and a second max-pool so the
 #   final kernel shrinks, all under 8,000 parameters.
+
+# %% [markdown]
+# ## Exercises
+#
+# Predict first, on paper or in a comment; then open the answer, which is computed from the
+# code and the recorded runs.
+#
+# ### 1. Remove the max-pool
+#
+# Predict what the last layer's output shape and receptive field become if `nn.MaxPool2d(2)` is
+# deleted from `Step2Net` (use the rule under the receptive-field table). Would the network
+# still give 10 logits?
+#
+# <details><summary>Answer</summary>
+#
+# <!-- generated: answer step2-no-pool -->
+# Without `features.2` (MaxPool2d) the jump never doubles: the last layer's output is 10x13x13 (not 10x1x1) and it sees **16x16** pixels (not 28x28). The output is no longer one logit per digit: the network would need another layer to reach (N, 10).
+# <!-- /generated -->
+#
+# </details>
+#
+# ### 2. The final kernel's share
+#
+# What share of the parameters does the 6x6 final kernel hold? It is the layer step 3 and step 4
+# go after.
+#
+# <details><summary>Answer</summary>
+#
+# <!-- generated: answer step2-largest -->
+# `features.7` (Conv2d) holds **5,770** of the 12,962 parameters, **45 %**.
+# <!-- /generated -->
+#
+# </details>
+#
+# ### 3. Does the curve settle?
+#
+# Without BatchNorm or a schedule, predict whether the best test accuracy comes early or in the
+# last epoch. Then read the record.
+#
+# <details><summary>Answer</summary>
+#
+# <!-- generated: answer step2-best-epoch -->
+# Seed 1's best test accuracy is **98.85 %** in epoch **15** of 15; in the last 4 epochs it moves between 98.66 and 98.85 %.
+# <!-- /generated -->
+#
+# </details>

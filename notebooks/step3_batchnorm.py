@@ -18,7 +18,7 @@
 # ## Target
 #
 # Go under 8,000 parameters and make training steadier. Thinner blocks (8 to 16 channels), a
-# BatchNorm after every conv (so each layer sees inputs of a stable scale and a higher learning
+# BatchNorm after every conv but the last (so each layer sees inputs of a stable scale and a higher learning
 # rate is safe), dropout 0.05 against overfitting, and a second max-pool so the big final kernel
 # shrinks from 6x6 to 4x4. Same optimizer as step 2.
 
@@ -130,3 +130,35 @@ figures["confusion"]
 # - The final kernel still holds a large share of the weights (see the summary), and it ties the
 #   decision to where a stroke appears in the last small map.
 # - Next (step 4): global average pooling and a 1x1 conv in its place, and a learning-rate step.
+
+# %% [markdown]
+# ## Exercises
+#
+# Predict first, on paper or in a comment; then open the answer, which is computed from the
+# code and the recorded runs.
+#
+# ### 1. The biggest layer now
+#
+# After adding BatchNorm and a second pool, which layer holds the most parameters, and what
+# share? (This is what step 4's GAP replaces.)
+#
+# <details><summary>Answer</summary>
+#
+# <!-- generated: answer step3-largest -->
+# `features.7` (Conv2d) holds **2,570** of the 6,306 parameters, **41 %**.
+# <!-- /generated -->
+#
+# </details>
+#
+# ### 2. Training against test
+#
+# With dropout on during training, will the final training accuracy be above or below the test
+# accuracy? By how much?
+#
+# <details><summary>Answer</summary>
+#
+# <!-- generated: answer step3-train-test -->
+# At the end, training accuracy **99.40 %** (dropout on), test accuracy **99.14 %**: training is above test by 0.26 points.
+# <!-- /generated -->
+#
+# </details>

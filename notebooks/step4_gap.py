@@ -130,3 +130,48 @@ figures["confusion"]
 #   seed holds the target over its last 4 epochs.
 # - This is one seed. The target is about every seed, so step 5 trains five; it also adds
 #   augmentation, a OneCycle schedule and clean last epochs, chosen on a validation split.
+
+# %% [markdown]
+# ## Exercises
+#
+# Predict first, on paper or in a comment; then open the answer, which is computed from the
+# code and the recorded runs.
+#
+# ### 1. The classifier after GAP
+#
+# Predict the parameters of the 1x1 conv that follows global average pooling, then compare with
+# the 4x4 kernel it replaced (step 3's largest layer).
+#
+# <details><summary>Answer</summary>
+#
+# <!-- generated: answer step4-classifier -->
+# `features.8` maps 16 channels to 10 with a 1x1 kernel: 10 x 16 x 1 x 1 = 160 weights + 10 biases = **170**.
+# <!-- /generated -->
+#
+# </details>
+#
+# ### 2. Read the schedule
+#
+# The recipe steps the learning rate down by a factor every few epochs. Predict the learning
+# rate in each phase from `src/steps.py`, then check the record.
+#
+# <details><summary>Answer</summary>
+#
+# <!-- generated: answer step4-learning-rates -->
+# The learning rate at the start of each epoch, from the record: epochs 1-6: 0.05; epochs 7-12: 0.01; epochs 13-15: 0.002.
+# <!-- /generated -->
+#
+# </details>
+#
+# ### 3. Overfitting?
+#
+# Without augmentation, predict whether training accuracy ends above the test accuracy, and by
+# how much.
+#
+# <details><summary>Answer</summary>
+#
+# <!-- generated: answer step4-train-test -->
+# At the end, training accuracy **99.50 %** (dropout on), test accuracy **99.46 %**: training is above test by 0.04 points.
+# <!-- /generated -->
+#
+# </details>

@@ -79,8 +79,8 @@ class Step2Net(Net):
 
 
 class Step3Net(Net):
-    """Under 8k: thinner blocks, BatchNorm after every conv, a little dropout, and a second
-    pool so the final big kernel shrinks to 4x4."""
+    """Under 8k: thinner blocks, BatchNorm after every conv but the last, a little dropout, and
+    a second pool so the final big kernel shrinks to 4x4."""
 
     def __init__(self, dropout=0.05):
         super().__init__()

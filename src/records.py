@@ -8,6 +8,7 @@ name, ``test_loss`` / ``test_acc`` or, on the validation split, ``val_loss`` / `
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -144,7 +145,7 @@ def results_table_markdown(results_dir: Path | None = None, last: int = 4) -> st
     results_dir = Path(results_dir or REPO_ROOT / "Data" / "results")
     paths = sorted(results_dir.glob("step*.json"), key=lambda p: int(p.stem[4:]))
     rows = ["| Step | Model | Params | Epochs | Seeds | Best test acc % | "
-            f"Lowest of last {last} epochs % | Train time per seed |",
+            f"Lowest of last {last} epochs % | Train time |",
             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for path in paths:
         r = read_results(path)
@@ -155,10 +156,14 @@ def results_table_markdown(results_dir: Path | None = None, last: int = 4) -> st
                    f"(worst {s['worst_last_min']:.2f})")
         else:
             best, low = f"{s['best'][0]:.2f}", f"{s['last_min'][0]:.2f}"
-        minutes = np.mean([run["wall_s"] for run in r["runs"]]) / 60
+        if r["epochs"] < last:  # fewer epochs than the rule looks at: all of them
+            low += f" (all {r['epochs']})"
+        minutes = [run["wall_s"] / 60 for run in r["runs"]]
+        time = (f"{minutes[0]:.1f} min" if len(minutes) == 1 else
+                f"{np.mean(minutes):.1f} min per seed, {sum(minutes):.0f} min in all")
         rows.append(f"| {r['step']}. {r['title']} | `{r['model_class']}` | {r['params']:,} | "
                     f"{r['epochs']} | {len(s['seeds'])} | {best} | {low} | "
-                    f"{minutes:.1f} min ({r['device']}) |")
+                    f"{time} ({r['device']}) |")
     return "\n".join(rows)
 
 
@@ -245,6 +250,17 @@ def compare_with_recorded(results: dict, last: int = 4, target: float = 99.40) -
                     f"{lowest:>24}{f'{held} of {seeds}':>12}   {run['mode']} mode, "
                     f"{run['epochs']} epoch{'s' if run['epochs'] > 1 else ''}, "
                     f"{run['eval_set']} set")
+    recorded = read_results(path)
+    if results["device"].split(" ")[0] != recorded["device"].split(" ")[0]:
+        rows.append(f"Your run trained on {results['device']}, the record on {recorded['device']}: "
+                    "a seed repeats its digits only on the same kind of device with the same "
+                    "torch version, so compare the verdicts (seeds holding the target), not the "
+                    "digits.")
+    elif (results.get("kernels"), results["torch_version"]) != (
+            recorded.get("kernels"), recorded["torch_version"]):
+        rows.append("Your machine or torch version is not the record's (see kernels_fingerprint "
+                    "in src/records.py): the same seed trains a run whose digits differ a "
+                    "little, so compare the verdicts, not the digits.")
     return "\n".join(rows)
 
 
@@ -355,10 +371,12 @@ def step_results(step: int, folder: Path = RECORDED) -> str:
     acc = accuracies(r)
     lines = [f"- Parameters: **{r['params']:,}**; {r['epochs']} epochs, "
              f"{'seed ' + str(s['seeds'][0]) if len(minutes) == 1 else f'{len(minutes)} seeds'}"
-             f", {sum(minutes) / len(minutes):.1f} min per seed on {r['device']}."]
+             f", {sum(minutes) / len(minutes):.1f} min per seed on {r['device']}"
+             + (f" ({sum(minutes):.0f} min in all)." if len(minutes) > 1 else ".")]
+    last = f"last {LAST} epochs" if r["epochs"] > LAST else f"all {r['epochs']} epochs"
     if len(minutes) == 1:
         lines += [f"- Best test accuracy **{s['best'][0]:.2f} %** (epoch "
-                  f"{acc[0].index(s['best'][0]) + 1}); last {LAST} epochs "
+                  f"{acc[0].index(s['best'][0]) + 1}); {last} "
                   f"{min(acc[0][-LAST:]):.2f}-{max(acc[0][-LAST:]):.2f} %.",
                   f"- Training accuracy at the end: {r['runs'][0]['train_acc'][-1]:.2f} %."]
     else:
@@ -438,6 +456,75 @@ def advise_runtime(device, step: int, record_folder: Path = RECORDED) -> None:
                 f"seed{'s' if len(minutes) > 1 else ''}).")
     print("This Colab runtime has no GPU." + cost + " For a GPU: Runtime > Change runtime "
           "type > T4 GPU, then run the notebook again from the top.")
+
+
+def _recipe_change(field: str, value) -> str:
+    """One recipe field's new value, as the README's table of changes says it."""
+    if field == "augment":
+        return ("augmentation: none" if value is None else
+                f"augmentation: rotation {value.degrees:g} degrees, shift {value.translate * 100:g} %, "
+                f"scale {value.scale[0]:g}-{value.scale[1]:g}")
+    if field == "clean_last_epochs":
+        return f"last {value} epochs un-augmented" if value else "no clean last epochs"
+    if field == "bn_stats_images":
+        return f"precise BN ({value:,} images)" if value else "no precise BN"
+    if field == "seeds":
+        return f"{len(value)} seed{'s' if len(value) > 1 else ''}"
+    return f"{field.replace('_', ' ')}: {utils._describe(value)}"
+
+
+def step_changes_table() -> str:
+    """What each step changes against the one before: its network, its recipe's fields, its
+    parameters and its recorded result (README, near the top)."""
+    from steps import RECIPES
+
+    rows = ["| Step | Network | Recipe change against the step before | Params | Result |",
+            "|---|---|---|---:|---|"]
+    before = None
+    for step, recipe in RECIPES.items():
+        network = recipe.model_class()
+        doc = " ".join((recipe.model.__doc__ or "").split()).split(". ")[0].rstrip(".")
+        if before is not None and before.model is recipe.model:
+            network_text = f"`{network}`, unchanged"
+        else:  # the network's docstring, first sentence
+            network_text = f"`{network}`: {doc}"
+        changed = [] if before is None else [
+            _recipe_change(field.name, getattr(recipe, field.name))
+            for field in dataclasses.fields(recipe)
+            if field.name not in ("step", "title", "role", "model", "scheduler_per_batch")
+            and utils._describe(getattr(before, field.name)) !=
+            utils._describe(getattr(recipe, field.name))]
+        if before is None:
+            changed = [f"{recipe.epochs} epochs, batch {recipe.batch_size}",
+                       _recipe_change("optimizer", recipe.optimizer)]
+        r = read_results(results_path(step, RECORDED))
+        met, seeds, worst = held(r)
+        result = (f"{met} of {seeds} seeds hold {TARGET:.2f} %, worst {worst:.2f} %"
+                  if seeds > 1 else f"lowest of last {min(LAST, r['epochs'])} epochs {worst:.2f} %")
+        rows.append(f"| {step}. {recipe.title} | {network_text} | {'; '.join(changed) or 'none'} | "
+                    f"{r['params']:,} | {result} |")
+        before = recipe
+    return "\n".join(rows)
+
+
+def receptive_field_worked(step: int) -> str:
+    """Step ``step``'s network, layer by layer: how each conv and pool grows the receptive
+    field (RF) and the jump, with the rule's numbers filled in (README's glossary, step 2)."""
+    from steps import RECIPES
+
+    rows = utils.receptive_field_table(RECIPES[step].model())
+    lines = ["| Layer | Type | Output (C x H x W) | RF = RF before + (k - 1) x jump before | "
+             "Jump after |", "|---|---|---|---|---:|"]
+    rf, jump = 1, 1
+    for row in rows:
+        k = (row["rf"] - rf) // jump + 1
+        stride = row["jump"] // jump
+        kind = f"{row['type']} {k}x{k}" + (f", stride {stride}" if stride > 1 else "")
+        shape = " x ".join(str(v) for v in row["output"])
+        lines.append(f"| `{row['layer']}` | {kind} | {shape} | {rf} + {k - 1} x {jump} = "
+                     f"{row['rf']} | {row['jump']} |")
+        rf, jump = row["rf"], row["jump"]
+    return "\n".join(lines)
 
 
 def quick_start(config: Path = REPO_ROOT / "colab.json") -> str:

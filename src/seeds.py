@@ -4,12 +4,15 @@ The lesson is one network (``utils.fit``); a claim about a recipe needs several 
 ways to train them give the same runs, seed for seed, for a network without dropout (tests
 hold them to it; with dropout, packing draws other dropout masks):
 
-- ``one-after-another``: ``utils.fit`` once per seed. The default on a CPU, where packing was
-  measured slower (docs/research_log.md, "Many seeds at once").
+- ``one-after-another``: ``utils.fit`` once per seed. The default on a CPU: packing was
+  measured slower there, and two seeds side by side faster but with other digits (below).
 - ``packed``: the seeds as ``Copies`` of one network, trained by one loop: a GPU has room for
   all of them at once. The default on a GPU.
 - ``side-by-side``: each seed alone in its own process of one thread, ``workers`` at a time
-  (CPU only).
+  (CPU only). Two at a time was measured about a quarter faster than one after another on
+  this project's 2-core CPU (docs/research_log.md, "Many seeds at once"), but a process of one
+  thread sums floating point in another order than one of two, so its runs do not repeat the
+  records' digits: the default keeps the way that repeats them.
 
 ``$MNIST_HOW`` overrides the default: ``tools/run_notebook.py`` sets it so that re-recording a
 step trains its seeds the way its record did, and can repeat it. ``run_recipe`` trains a
@@ -40,8 +43,9 @@ HOW_ENV = "MNIST_HOW"
 
 
 def default_how(device: torch.device) -> str:
-    """``$MNIST_HOW`` if set, else the way measured fastest for the device: packed on a GPU,
-    one after another elsewhere."""
+    """``$MNIST_HOW`` if set, else packed on a GPU (measured nowhere yet: a GPU has room for
+    every seed at once) and one after another elsewhere (packing was measured slower on a CPU;
+    side by side faster, but its digits differ from the records')."""
     how = os.environ.get(HOW_ENV)
     if how and how not in HOW:
         raise ValueError(f"${HOW_ENV}={how!r} is not a way to train seeds: use one of "
@@ -296,7 +300,7 @@ def run_recipe(recipe, seeds=None, *, epochs=None, out=None, record=False, devic
     network, data)``: what a notebook and ``train.py`` both call. ``data`` reuses tensors from
     ``utils.load_mnist``; ``validation=True`` measures on the held-out last 10,000 training
     images instead of the test set (design searches). ``how``: see this module's docstring;
-    by default the fastest measured for the device. ``out`` and ``record``: see
+    by default ``default_how(device)``. ``out`` and ``record``: see
     ``records.output_dir`` (by default a full run goes to ``runs/``, never into ``Data/``)."""
     quick = utils.is_quick()
     device = utils.get_device(device) if not isinstance(device, torch.device) else device

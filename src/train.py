@@ -66,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--how", choices=many_seeds.HOW,
                         help="how the seeds train: one-after-another, packed as one network "
                              "(seeds.Copies), or side-by-side in worker processes (CPU); "
-                             "default: packed on a GPU, one after another elsewhere (measured "
-                             "fastest: benchmarks/seeds_at_once.py)")
+                             "default: packed on a GPU, one after another elsewhere, which "
+                             "repeats the records' digits (side-by-side is faster on a CPU, "
+                             "with other digits: benchmarks/seeds_at_once.py)")
     parser.add_argument("--workers", type=int, default=2,
                         help="with --how side-by-side: seeds trained at a time (default 2)")
     parser.add_argument("--no-progress", action="store_true",

@@ -3,7 +3,7 @@
 Read top to bottom (about ten minutes): settings; data (step 1: load MNIST once into tensors);
 augmentation (step 5: a random affine per image, on whole batches); the train / test loop
 (``train_one_epoch`` and ``evaluate``, every step); precise BatchNorm statistics and a moving
-average of the weights (steps 5 and 6: what is measured after each epoch); ``Recipe`` and
+average of the weights (what is measured after each epoch: steps 5 and 7 use precise BN); ``Recipe`` and
 ``fit``, one seed's whole run; teaching aids (parameter summary, receptive field, step 2 on);
 plots. Many seeds at once live in ``seeds.py``, results files and tables in ``records.py``.
 
@@ -353,7 +353,7 @@ def evaluate(model, x, y, batch_size: int = 2048, return_predictions: bool = Fal
 # --------------------------------------------------------------------------- what is measured
 def recompute_batchnorm_stats(model, x, images: int = 10_000, batch_size: int = 1000):
     """Replace every BatchNorm's running mean/variance by plain averages over the first
-    ``images`` of ``x`` (clean training images, dropout off): "precise BN", steps 5 and 6.
+    ``images`` of ``x`` (clean training images, dropout off): "precise BN", steps 5 and 7.
 
     During training the running averages follow augmented, dropout-noised batches and weight
     the last few most, so the statistics the network is tested with drift from epoch to epoch.

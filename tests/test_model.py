@@ -62,6 +62,9 @@ def test_a_separable_conv_costs_a_ninth_plus_one_over_its_outputs_of_a_full_conv
         separable = utils.count_parameters(model.separable_block(c_in, c_out)) - 2 * c_out  # BN
         full = 9 * c_in * c_out
         assert separable / full == pytest.approx(1 / 9 + 1 / c_out)
-    assert round(1 / (1 / 9 + 1 / 30)) == 7
+    widths = {step: RECIPES[step].model().features[-2].in_channels for step in (6, 7)}
+    assert widths == {6: 36, 7: 30}  # the channels after the pool, read by the classifier
+    assert all(round(1 / (1 / 9 + 1 / width)) == 7 for width in widths.values())
     readme = (utils.REPO_ROOT / "README.md").read_text()
-    assert "1/9 + 1/c_out" in readme and "about a seventh at\n  30 channels" in readme
+    assert "1/9 + 1/c_out" in readme and "about a seventh at\n  30 channels, step 7's width " \
+        "after the pool, and at step 6's 36 channels as well" in readme

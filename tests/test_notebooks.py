@@ -86,6 +86,27 @@ def test_notebook_tells_its_step(path):
     assert "seeds.run_recipe(recipe, out=out, record=record," in code
 
 
+@pytest.mark.parametrize("path", STEP_NOTEBOOKS, ids=lambda p: p.name)
+def test_every_step_ends_with_exercises_whose_answers_are_folded_and_generated(path):
+    import exercises
+
+    last = jupytext.read(path).cells[-1]
+    assert last.cell_type == "markdown" and last.source.startswith("## Exercises")
+    questions = last.source.split("\n### ")[1:]
+    assert 2 <= len(questions) <= 3
+    for question in questions:
+        assert "<details><summary>Answer</summary>" in question and "</details>" in question
+        name = question.split("<!-- generated: answer ")[1].split(" -->")[0]
+        assert exercises.ANSWERS[name]() in question  # the answer as computed now
+
+
+def test_every_answer_is_asked_somewhere():
+    import exercises
+
+    text = "".join(p.read_text() for p in SCRIPTS)
+    assert [name for name in exercises.ANSWERS if f"answer {name} -->" not in text] == []
+
+
 def test_the_your_turn_notebook_starts_from_step_3s_network_and_judges_it():
     import judge
     import model

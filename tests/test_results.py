@@ -109,7 +109,7 @@ def test_the_smallest_network_that_meets_the_target_is_found_in_every_record():
 # exercise's rules, dataset sizes, and the step and epoch counts the text walks through.
 RULE_NUMBERS = {"8,000", "4,000", "99.40", "99.4", "60,000", "10,000", "50,000", "3x3", "1x1",
                 "28", "28x28", "1/9", "1/c_out",
-                "30"}  # the separable conv's cost at 30 channels: tests/test_model.py checks it
+                "30", "36"}  # the separable conv's widths: tests/test_model.py checks them
 NUMBER = re.compile(r"\d[\d,./x]*\d|\d")
 
 
@@ -180,3 +180,24 @@ def test_committed_notebook_outputs_print_the_recorded_numbers(step):
     assert records.format_results(recorded(step)) in printed(path, "records.format_results(")
     if RECIPES[step].role == "frontier":  # the validation table lives in docs/, not here
         assert design_search.pareto_table("test") in printed(path, 'pareto_table("test")')
+
+
+def test_a_run_of_fewer_than_4_epochs_is_never_called_its_last_4():
+    short = [step for step in RECIPES if recorded(step)["epochs"] < records.LAST]
+    assert short  # step 1: 2 epochs
+    for step in short:
+        epochs = recorded(step)["epochs"]
+        assert f"all {epochs} epochs" in records.step_results(step)
+        assert f"last {records.LAST} epochs" not in records.step_results(step)
+        row = next(line for line in records.results_table_markdown().splitlines()
+                   if line.startswith(f"| {step}. "))
+        assert f"(all {epochs})" in row
+
+
+def test_the_table_of_changes_names_what_each_recipe_changes():
+    table = records.step_changes_table().splitlines()[2:]
+    assert len(table) == len(RECIPES)
+    five, six = (next(row for row in table if row.startswith(f"| {s}. ")) for s in (5, 6))
+    assert "`Step4Net`, unchanged" in five and "precise BN" in five and "5 seeds" in five
+    assert "last 4 epochs un-augmented" in five
+    assert "no precise BN" in six and "augmentation" not in six  # step 6 keeps step 5's

@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "benchmarks")]
 import design_search  # noqa: E402
+import exercises  # noqa: E402
 import pipeline_speed  # noqa: E402
 import precise_bn  # noqa: E402
 import records  # noqa: E402
@@ -34,6 +35,7 @@ GENERATORS = {
     "frontier-gap": records.frontier_gap,
     **{f"step-results-{step}": (lambda step=step: records.step_results(step)) for step in RECIPES},
     "results-table": records.results_table_markdown,
+    "step-changes": records.step_changes_table,
     "test-time": records.pytest_time,
     "quick-start": records.quick_start,
     "search-table-5": lambda: design_search.search_table(5),
@@ -73,6 +75,8 @@ ARGUMENT_GENERATORS = {
     "room-table-of": lambda *names: design_search.room_table(names, seeds=None),
     "compare": lambda a, b: code_block(seeds_at_once.compare(a, b, root=ROOT)),
     "timing-of": timing_of,
+    "rf-worked": lambda step: records.receptive_field_worked(int(step)),
+    "answer": lambda name: exercises.ANSWERS[name](),
 }
 BLOCK = re.compile(r"^(?P<prefix>(?:# )?)(?P<open><!-- generated: (?P<name>[\w-]+)"
                    r"(?P<arguments>(?: [\w./-]+)*) -->\n)"

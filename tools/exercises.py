@@ -1,0 +1,182 @@
+"""The answers to each notebook's Exercises, computed from the networks and the records.
+
+Each notebook ends with 2-3 exercises: a prediction to make on paper, or a one-line change to
+try, with the answer folded under it. The answers are generated blocks
+(``<!-- generated: answer NAME -->``, ``tools/render_docs.py``): a parameter count or a
+receptive field is computed from ``src/model.py``, a training result read from its recorded
+full run, so the tests fail when an answer no longer matches what it answers.
+"""
+from __future__ import annotations
+
+import torch.nn as nn
+
+import design_search
+import records
+import utils
+from steps import RECIPES
+
+
+def _record(step: int) -> dict:
+    return records.read_results(records.results_path(step, records.RECORDED))
+
+
+def _layer(step: int, name: str) -> nn.Module:
+    return dict(RECIPES[step].model().named_modules())[name]
+
+
+def conv_parameters(step: int, name: str) -> str:
+    """A conv layer's weights and biases, counted by hand and by PyTorch."""
+    conv = _layer(step, name)
+    k = conv.kernel_size[0]
+    weights = conv.out_channels * conv.in_channels // conv.groups * k * k
+    bias = conv.out_channels if conv.bias is not None else 0
+    total = utils.count_parameters(conv)
+    assert weights + bias == total  # the sum below is the count PyTorch reports
+    text = (f"`{name}` maps {conv.in_channels} channels to {conv.out_channels} with a {k}x{k} "
+            f"kernel: {conv.out_channels} x {conv.in_channels // conv.groups} x {k} x {k} = "
+            f"{weights:,} weights")
+    return text + (f" + {bias} biases = **{total:,}**." if bias else f" (no bias): **{total:,}**.")
+
+
+def largest_layer(step: int) -> str:
+    """Which layer holds the most parameters, and its share of the network's."""
+    net = RECIPES[step].model()
+    total = utils.count_parameters(net)
+    counts = [(sum(p.numel() for p in m.parameters(recurse=False)), name, type(m).__name__)
+              for name, m in net.named_modules()]
+    count, name, kind = max(counts)
+    return (f"`{name}` ({kind}) holds **{count:,}** of the {total:,} parameters, "
+            f"**{100 * count / total:.0f} %**.")
+
+
+def without_layer(step: int, index: int) -> str:
+    """The last rows of the receptive-field table once ``features[index]`` is removed."""
+    net = RECIPES[step].model()
+    removed = net.features[index]
+    net.features = nn.Sequential(*[m for i, m in enumerate(net.features) if i != index])
+    rows = utils.receptive_field_table(net)
+    before = utils.receptive_field_table(RECIPES[step].model())
+    last = rows[-1]
+    shape = "x".join(str(v) for v in last["output"])
+    return (f"Without `features.{index}` ({type(removed).__name__}) the jump never doubles: the "
+            f"last layer's output is {shape} (not "
+            f"{'x'.join(str(v) for v in before[-1]['output'])}) and it sees **{last['rf']}x"
+            f"{last['rf']}** pixels (not {before[-1]['rf']}x{before[-1]['rf']}). The output is "
+            "no longer one logit per digit: the network would need another layer to reach "
+            "(N, 10).")
+
+
+def best_epoch(step: int) -> str:
+    run = _record(step)["runs"][0]
+    acc = run["test_acc"]
+    best = max(acc)
+    return (f"Seed {run['seed']}'s best test accuracy is **{best:.2f} %** in epoch "
+            f"**{acc.index(best) + 1}** of {len(acc)}; in the last 4 epochs it moves between "
+            f"{min(acc[-4:]):.2f} and {max(acc[-4:]):.2f} %.")
+
+
+def train_against_test(step: int) -> str:
+    run = _record(step)["runs"][0]
+    train, test = run["train_acc"][-1], run["test_acc"][-1]
+    verdict = "above" if train > test else "below"
+    return (f"At the end, training accuracy **{train:.2f} %** (dropout on), test accuracy "
+            f"**{test:.2f} %**: training is {verdict} test by {abs(train - test):.2f} points.")
+
+
+def learning_rates(step: int) -> str:
+    lrs = _record(step)["runs"][0]["lr"]
+    spans, start = [], 0
+    for epoch in range(1, len(lrs) + 1):
+        if epoch == len(lrs) or lrs[epoch] != lrs[start]:
+            spans.append(f"epochs {start + 1}-{epoch}: {lrs[start]:g}")
+            start = epoch
+    return "The learning rate at the start of each epoch, from the record: " + \
+        "; ".join(spans) + "."
+
+
+def worst_seed(step: int) -> str:
+    r = _record(step)
+    s = records.summarize_runs(r, records.LAST)
+    worst = s["worst_last_min"]
+    seed = s["seeds"][s["last_min"].index(worst)]
+    acc = r["runs"][s["seeds"].index(seed)]["test_acc"]
+    epoch = len(acc) - records.LAST + acc[-records.LAST:].index(worst) + 1
+    line = worst - records.TARGET
+    return (f"Seed **{seed}**, lowest in epoch **{epoch}** at **{worst:.2f} %**, "
+            f"{abs(line):.2f} points {'above' if line >= 0 else 'below'} the line. "
+            + "; ".join(f"seed {sd}: {low:.2f}" for sd, low in zip(s["seeds"], s["last_min"]))
+            + ".")
+
+
+def ablation_largest_loss() -> str:
+    """The ingredient whose removal cost the most, on the ablation's seeds."""
+    losses = []
+    for name, (ingredient, _, _, paired) in design_search.ABLATION.items():
+        results, reference = (design_search.validation_record(5, n) for n in (name, paired))
+        if not results or not reference:
+            return "Not recorded yet: the ablation (docs/step5_ablation.md) has not run."
+        seeds = [run["seed"] for run in results["runs"] if run["seed"] in
+                 design_search.ABLATION_SEEDS]
+        mine, theirs = (records.summarize_runs(design_search.on_seeds(r, seeds), records.LAST)
+                        for r in (results, reference))
+        losses.append((mine["last_min_mean"] - theirs["last_min_mean"], ingredient, name))
+    losses.sort()
+    return ("Removing " + losses[0][1] + f" (`{losses[0][2]}`) cost the most: the mean of the "
+            f"lowest validation accuracy of the last 4 epochs moved by **{losses[0][0]:+.2f}** "
+            "points. In order: " + "; ".join(f"{ingredient.split(' (')[0]} {change:+.2f}"
+                                             for change, ingredient, _ in losses) + ".")
+
+
+def precise_bn_training() -> str:
+    """Whether removing precise BN changed the training histories (it only changes what is
+    measured), seed for seed on the ablation's machine."""
+    full = design_search.validation_record(5, "a0_full_recipe")
+    without = design_search.validation_record(5, "a4_no_precise_bn")
+    if not full or not without:
+        return "Not recorded yet: the ablation (docs/step5_ablation.md) has not run."
+    pairs = [(a, b) for a in full["runs"] for b in without["runs"] if a["seed"] == b["seed"]]
+    same = all(a["train_loss"] == b["train_loss"] for a, b in pairs)
+    return (f"On {len(pairs)} seeds the training losses of every epoch are "
+            f"**{'identical' if same else 'not identical'}** with and without precise BN: "
+            + ("it changes only the statistics the network is measured with."
+               if same else "something in the training depends on it."))
+
+
+def separable_cost(step: int, name: str) -> str:
+    block = _layer(step, name)
+    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    depthwise, pointwise = convs
+    c_in, c_out = depthwise.in_channels, pointwise.out_channels
+    separable = sum(utils.count_parameters(c) for c in convs)
+    full = c_in * c_out * 9
+    return (f"Depthwise {c_in} x 3 x 3 = {utils.count_parameters(depthwise):,}, pointwise "
+            f"{c_in} x {c_out} = {utils.count_parameters(pointwise):,}: **{separable:,}** "
+            f"weights, against {full:,} for a full 3x3 conv ({c_in} x {c_out} x 9), "
+            f"**{full / separable:.1f} times** fewer.")
+
+
+def compare_worst(step: int, other: int) -> str:
+    mine, theirs = (records.held(_record(s)) for s in (step, other))
+    return (f"Step {step}'s worst seed: **{mine[2]:.2f} %** ({mine[0]} of {mine[1]} hold); "
+            f"step {other}'s: **{theirs[2]:.2f} %** ({theirs[0]} of {theirs[1]}).")
+
+
+ANSWERS = {
+    "step1-first-conv": lambda: conv_parameters(1, "features.0.0"),
+    "step1-largest": lambda: largest_layer(1),
+    "step2-no-pool": lambda: without_layer(2, 2),
+    "step2-largest": lambda: largest_layer(2),
+    "step2-best-epoch": lambda: best_epoch(2),
+    "step3-largest": lambda: largest_layer(3),
+    "step3-train-test": lambda: train_against_test(3),
+    "step4-classifier": lambda: conv_parameters(4, "features.8"),
+    "step4-learning-rates": lambda: learning_rates(4),
+    "step4-train-test": lambda: train_against_test(4),
+    "step5-ablation": ablation_largest_loss,
+    "step5-precise-bn": precise_bn_training,
+    "step5-worst-seed": lambda: worst_seed(5),
+    "step6-separable": lambda: separable_cost(6, "features.4"),
+    "step6-against-step5": lambda: compare_worst(6, 5),
+    "step7-worst-seed": lambda: worst_seed(7),
+    "step7-largest": lambda: largest_layer(7),
+}
