@@ -6,10 +6,13 @@ nothing else differs). It trains on the first 50,000 training images and is meas
 last 10,000 (``validation=True``). Results go to ``Data/tuning/<candidate>/results/
 step<N>.json``, with the recipe's fingerprint; the README's search tables are read from there.
 
-Re-running a recorded candidate repeats its record when its seeds train the way the record
-says (``seeds_ran``). Records made before ``src/seeds.py`` existed trained each seed as packed
-``Copies`` of one network: with dropout (step 4's network), repeat them one seed at a time with
-``--how packed --seeds N``; without dropout every way gives the same run.
+Re-running a recorded candidate repeats its record when its seeds train the way the record says
+(``seeds_ran``), on a machine whose floating-point kernels are the record's
+(``records.kernels_fingerprint``; records made before it name none, and a later machine was found
+not to repeat an earlier one's: docs/step5_ablation.md). Records made before
+``src/seeds.py`` existed trained each seed as packed ``Copies`` of one network: with dropout
+(step 4's network), repeat them one seed at a time with ``--how packed --seeds N``; without
+dropout every way gives the same run.
 
     MNIST_DATA_DIR=../shared/data python benchmarks/design_search.py v0_base v3_dropout
     MNIST_DATA_DIR=../shared/data python benchmarks/design_search.py f1_... --seeds 1,2,3

@@ -177,7 +177,7 @@ figures["confusion"]
 # <details><summary>Answer</summary>
 #
 # <!-- generated: answer step1-first-conv -->
-# `features.0.0` maps 1 channels to 32 with a 3x3 kernel: 32 x 1 x 3 x 3 = 288 weights + 32 biases = **320**.
+# `features.0.0` maps 1 channel to 32 with a 3x3 kernel: 32 x 1 x 3 x 3 = 288 weights + 32 biases = **320**.
 # <!-- /generated -->
 #
 # </details>

@@ -152,8 +152,8 @@ figures["confusion"]
 #   overtakes test accuracy: the model begins to overfit.
 # - The summary shows the final big kernel holding almost half of the model's weights, for a
 #   single layer.
-# - Next (step 3): BatchNorm after every conv but the last, a little dropout, and a second max-pool so the
-#   final kernel shrinks, all under 8,000 parameters.
+# - Next (step 3): BatchNorm after every conv but the last, a little dropout, and a second
+#   max-pool so the final kernel shrinks, all under 8,000 parameters.
 
 # %% [markdown]
 # ## Exercises

@@ -18,9 +18,9 @@
 # ## Target
 #
 # Go under 8,000 parameters and make training steadier. Thinner blocks (8 to 16 channels), a
-# BatchNorm after every conv but the last (so each layer sees inputs of a stable scale and a higher learning
-# rate is safe), dropout 0.05 against overfitting, and a second max-pool so the big final kernel
-# shrinks from 6x6 to 4x4. Same optimizer as step 2.
+# BatchNorm after every conv but the last (so each layer sees inputs of a stable scale and a
+# higher learning rate is safe), dropout 0.05 against overfitting, and a second max-pool so the
+# big final kernel shrinks from 6x6 to 4x4. Same optimizer as step 2.
 
 # %%
 # Bootstrap. On Colab: clone the repository and install the one package Colab lacks (torch is

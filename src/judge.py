@@ -231,7 +231,8 @@ def verdict(results: dict, budget: int = BUDGET, target: float = records.TARGET,
     epochs = len(accs[0])
     judged = min(last, epochs)
     lowest = [min(acc[-judged:]) for acc in accs]
-    lowest_epoch = [epochs - judged + acc[-judged:].index(low) + 1 for acc, low in zip(accs, lowest)]
+    lowest_epoch = [epochs - judged + acc[-judged:].index(low) + 1
+                    for acc, low in zip(accs, lowest)]
     seeds = [run["seed"] for run in results["runs"]]
     held = sum(low >= target - 1e-9 for low in lowest)
     worst = min(lowest)
@@ -394,7 +395,8 @@ def plot_beside_steps(judged: Judged, path: Path | None = None):
     """The series' overview figure with your network on it: parameters against the worst
     seed's lowest accuracy of the last epochs, beside every recorded step (test set)."""
     results, v = judged.results, judged.verdict
-    label = f"{results['model_class']} ({'validation' if results['eval_set'] == 'validation' else 'test'})"
+    measured = "validation" if results["eval_set"] == "validation" else "test"
+    label = f"{results['model_class']} ({measured})"
     point = (results["params"], min(v.lowest), label, (sum(low >= records.TARGET - 1e-9
                                                            for low in v.lowest), len(v.seeds)))
     path = path or judged.path.parent.parent / "plots" / "overview.png"

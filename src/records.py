@@ -253,8 +253,8 @@ def compare_with_recorded(results: dict, last: int = 4, target: float = 99.40) -
     recorded = read_results(path)
     if results["device"].split(" ")[0] != recorded["device"].split(" ")[0]:
         rows.append(f"Your run trained on {results['device']}, the record on {recorded['device']}: "
-                    "a seed repeats its digits only on the same kind of device with the same "
-                    "torch version, so compare the verdicts (seeds holding the target), not the "
+                    "a seed repeats its digits only on the same machine with the same torch "
+                    "version, so compare the verdicts (seeds holding the target), not the "
                     "digits.")
     elif (results.get("kernels"), results["torch_version"]) != (
             recorded.get("kernels"), recorded["torch_version"]):
@@ -462,8 +462,8 @@ def _recipe_change(field: str, value) -> str:
     """One recipe field's new value, as the README's table of changes says it."""
     if field == "augment":
         return ("augmentation: none" if value is None else
-                f"augmentation: rotation {value.degrees:g} degrees, shift {value.translate * 100:g} %, "
-                f"scale {value.scale[0]:g}-{value.scale[1]:g}")
+                f"augmentation: rotation {value.degrees:g} degrees, shift "
+                f"{value.translate * 100:g} %, scale {value.scale[0]:g}-{value.scale[1]:g}")
     if field == "clean_last_epochs":
         return f"last {value} epochs un-augmented" if value else "no clean last epochs"
     if field == "bn_stats_images":

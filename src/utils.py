@@ -3,9 +3,10 @@
 Read top to bottom (about ten minutes): settings; data (step 1: load MNIST once into tensors);
 augmentation (step 5: a random affine per image, on whole batches); the train / test loop
 (``train_one_epoch`` and ``evaluate``, every step); precise BatchNorm statistics and a moving
-average of the weights (what is measured after each epoch: steps 5 and 7 use precise BN); ``Recipe`` and
-``fit``, one seed's whole run; teaching aids (parameter summary, receptive field, step 2 on);
-plots. Many seeds at once live in ``seeds.py``, results files and tables in ``records.py``.
+average of the weights (what is measured after each epoch: steps 5 and 7 use precise BN);
+``Recipe`` and ``fit``, one seed's whole run; teaching aids (parameter summary, receptive
+field, step 2 on); plots. Many seeds at once live in ``seeds.py``, results files and tables in
+``records.py``.
 
 Where to change things:
 - the data root: the environment variable ``MNIST_DATA_DIR`` (``data_root``);
@@ -129,9 +130,10 @@ def seed_everything(seed: int) -> torch.Generator:
     """Seed python, numpy and torch (CPU and CUDA) and ask cuDNN for deterministic kernels;
     return the CPU generator for data order and augmentation, so one seed fixes the run.
 
-    What repeats: a seed repeats its run on the same device type with the same torch version.
-    Across devices it does not: dropout masks come from the device's own generator, and the
-    GPU's kernels sum in other orders than the CPU's."""
+    What repeats: a seed repeats its run on the same machine with the same torch version.
+    Elsewhere it does not, to the digit: a GPU draws dropout masks from its own generator, and
+    another GPU or CPU may sum floating point in another order (``records.kernels_fingerprint``
+    tells machines apart)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -121,7 +121,7 @@ def test_the_budget_is_fewer_than_so_exactly_at_the_budget_fails(total, budget, 
     else:
         with pytest.raises(judge.DesignError, match=rf"{total:,} parameters; the budget is "
                                                     rf"fewer than {budget:,}: take "
-                                                    rf"{total - budget + 1:,} out, where most of them are"):
+                                                    rf"{total - budget + 1:,} out, where most"):
             judge.check(sized(total), budget)
 
 

@@ -32,7 +32,8 @@ def conv_parameters(step: int, name: str) -> str:
     bias = conv.out_channels if conv.bias is not None else 0
     total = utils.count_parameters(conv)
     assert weights + bias == total  # the sum below is the count PyTorch reports
-    text = (f"`{name}` maps {conv.in_channels} channels to {conv.out_channels} with a {k}x{k} "
+    channels = f"{conv.in_channels} channel{'s' if conv.in_channels > 1 else ''}"
+    text = (f"`{name}` maps {channels} to {conv.out_channels} with a {k}x{k} "
             f"kernel: {conv.out_channels} x {conv.in_channels // conv.groups} x {k} x {k} = "
             f"{weights:,} weights")
     return text + (f" + {bias} biases = **{total:,}**." if bias else f" (no bias): **{total:,}**.")

@@ -8,9 +8,9 @@ Full mode only: refuses to record with MNIST_QUICK set, so a quick run never lan
 It sets MNIST_RECORD=1 for the notebook: only then does a notebook write into Data/ (the
 recorded reference); run any other way, it writes into runs/. And unless MNIST_HOW is set, it
 sets it to the way the step's record trained its seeds (packed or one after another), so that
-on the machine that made the record the re-recording repeats it to the last digit. It refuses to re-record a step on
-another kind of device than its record's (a GPU where the record is the CPU's): a seed repeats
-its run only on the same device type, so the pages would quote numbers no one can repeat.
+on the machine that made the record the re-recording repeats it to the last digit. It refuses
+to re-record a step on another kind of device than its record's (a GPU where the record is the
+CPU's): the pages would quote numbers that the record's own device could not repeat.
 """
 import argparse
 import json
