@@ -121,6 +121,8 @@ SEEDS = judge.default_seeds(device)
 recipe = judge.recipe_for(MyNet)  # step 5's recipe; yours: judge.recipe_for(MyNet, epochs=12)
 data = utils.load_mnist(device, validation=True)
 print(f"seeds {SEEDS} | {len(data[0]):,} train / {len(data[2]):,} validation images")
+if len(SEEDS) == 1:
+    print("One seed: each takes minutes here. Ask for more with SEEDS = [1, 2, 3, 4, 5].")
 print(judge.expected_time(recipe, data, SEEDS))
 
 # %% [markdown]

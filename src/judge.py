@@ -321,7 +321,8 @@ def estimate_seconds(recipe: utils.Recipe, data, seeds: int, batches: int = 10) 
         sample = min(2048, len(test_x))
         per_eval_image = timed(lambda: utils.evaluate(net, test_x[:sample], test_y[:sample]),
                                1) / sample
-    evaluated = len(test_x) + (recipe.bn_stats_images and min(recipe.bn_stats_images, len(train_x)))
+    precise_bn = min(recipe.bn_stats_images, len(train_x))  # 0 without precise BN
+    evaluated = len(test_x) + precise_bn
     epochs = min(recipe.epochs, utils.QUICK_EPOCHS) if utils.is_quick() else recipe.epochs
     per_epoch = math.ceil(len(train_x) / size) * per_batch + evaluated * per_eval_image
     return per_epoch * epochs * seeds
@@ -385,6 +386,8 @@ def judge(network, seeds=None, *, budget: int = BUDGET, step: int = FINAL_STEP, 
         raise DesignError(f"{checked.name} diverged, so no results file was written: "
                           f"{error}") from None
     figures = records.save_step_plots(results, net, data[2], data[3], folder)
+    minutes = sum(run["wall_s"] for run in results["runs"]) / 60
+    log(f"Trained in {minutes:.1f} min ({plural(len(seeds), 'seed')}).")
     judged = verdict(results, budget)
     log(judged.text)
     return Judged(results, judged, checked, records.results_path(recipe.step, folder), net,
