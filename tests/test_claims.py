@@ -317,3 +317,37 @@ def test_two_seeds_side_by_side_save_about_a_quarter_for_step5_less_for_step7():
     assert 0.2 <= saved[5] <= 0.3 and 0 < saved[7] < saved[5]
     notebook = (utils.REPO_ROOT / "notebooks" / "step5_augmentation.py").read_text()
     assert "measured about a quarter faster" in " ".join(notebook.replace("#", " ").split())
+
+
+def test_what_step5s_ablation_says_holds_in_its_records():
+    page = "step5_ablation.md"
+    on_page(page, "The schedule is the one ingredient whose removal clearly shows")
+    on_page(page, "Without augmentation, and without the clean last epochs, the network validated "
+                  "level with the full recipe on these seeds, not lower")
+    on_page(page, "the two full-recipe rows, the same seeds on two machines, differ by about as "
+                  "much as these rows do from the full recipe")
+
+    def against_full(name):
+        paired = design_search.ABLATION[name][3]
+        mine, full = (records.summarize_runs(design_search.on_seeds(
+            design_search.validation_record(5, n), design_search.ABLATION_SEEDS), 4)
+            for n in (name, paired))
+        return (mine["worst_last_min"] - full["worst_last_min"],
+                mine["last_min_mean"] - full["last_min_mean"])
+
+    changes = {name: against_full(name) for name in design_search.ABLATION}
+    schedule = changes.pop("a2_step4_schedule")
+    assert schedule[0] <= -0.05 and schedule[1] <= -0.05  # worst and mean, clearly lower
+    assert all(mean > schedule[1] for _, mean in changes.values())
+    for name in ("a1_no_augmentation", "a3_no_clean_epochs", "a5_no_weight_decay"):
+        assert abs(changes[name][1]) <= 0.02, name  # level
+    expected = {name: design_search.ABLATION[name][2] for name in ("a1_no_augmentation",
+                                                                  "a3_no_clean_epochs")}
+    assert all(changes[name][1] > high for name, (_, high) in expected.items())  # wrong
+    machines = [records.summarize_runs(design_search.on_seeds(design_search.validation_record(
+        5, n), design_search.ABLATION_SEEDS), 4)["last_min_mean"]
+        for n in ("a0_full_recipe", design_search.ABLATION_REFERENCE)]
+    assert abs(machines[0] - machines[1]) >= max(abs(mean) for _, mean in changes.values()) - 0.02
+    no_bn, full = (design_search.validation_record(5, n) for n in ("a4_no_precise_bn",
+                                                                    "a0_full_recipe"))
+    assert [r["train_loss"] for r in no_bn["runs"]] == [r["train_loss"] for r in full["runs"]]
