@@ -179,7 +179,7 @@ figures["confusion"]
 #   is missed on the test set (the size is in `docs/step5_room.md`). Against the first recipe
 #   (`Data/results/before_room/step5.json`) the seeds' lowest epochs are higher on average and
 #   the worst seed is level.
-# - Taken apart one ingredient at a time (the ablation below, 3 validation seeds each), only
+# - Taken apart one ingredient at a time (the ablation below, three validation seeds each), only
 #   the schedule's removal clearly shows: without augmentation, the clean last epochs or weight
 #   decay the network validates level with the full recipe, and without precise BN a little
 #   lower with the same training. The exercise's margin is not one ingredient's
