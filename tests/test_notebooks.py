@@ -134,7 +134,9 @@ def test_committed_notebook_is_small_and_from_a_full_run(path):
     raw = json.loads(path.read_text())
     assert "widgets" not in raw["metadata"]
     code = [c for c in raw["cells"] if c["cell_type"] == "code"]
-    assert all(c["outputs"] for c in code[1:]), f"{path.name} has cells without outputs"
+    defining = [c for c in code if "".join(c["source"]).startswith("class ")]  # prints nothing
+    assert all(c["outputs"] for c in code[1:] if c not in defining), \
+        f"{path.name} has cells without outputs"
     text = "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
                    for c in code for o in c["outputs"])
     if path == YOUR_TURN:  # judged on the validation split, never the test set
