@@ -601,6 +601,20 @@ def room_verdict(reference: str = ROOM[0], candidates=ROOM[1:], last: int = 4) -
     return "\n".join(lines)
 
 
+def ablation_pair(name: str, last: int = 4):
+    """``name``'s ablation record and its full recipe's, on the seeds both hold of
+    ``ABLATION_SEEDS`` (seed for seed): ``(seeds, summary, full recipe's summary)``; the
+    summaries are None without a paired seed."""
+    paired = ABLATION[name][3]
+    results, reference = validation_record(5, name), validation_record(5, paired)
+    both = {run["seed"] for run in reference["runs"]} if reference else set()
+    seeds = [run["seed"] for run in results["runs"]
+             if run["seed"] in ABLATION_SEEDS and run["seed"] in both] if results else []
+    if not seeds:
+        return seeds, None, None
+    return seeds, *(records.summarize_runs(on_seeds(r, seeds), last) for r in (results, reference))
+
+
 def ablation_table(last: int = 4) -> str:
     """Step 5's ablation: per ingredient removed, the worst seed's lowest validation accuracy
     of the last epochs and the mean over seeds, against the full recipe on the same seeds, and
@@ -615,19 +629,12 @@ def ablation_table(last: int = 4) -> str:
             rows.append(f"| nothing: the full recipe | {name} | | {len(s['seeds'])} | "
                         f"{s['worst_last_min']:.2f} | {s['last_min_mean']:.2f} | | | | |")
     for name, (ingredient, _, expected, paired) in ABLATION.items():
-        reference = validation_record(5, paired)
-        results = validation_record(5, name)
-        seeds = [run["seed"] for run in results["runs"] if run["seed"] in ABLATION_SEEDS] \
-            if results else []
+        seeds, s, ref = ablation_pair(name, last)
         span = f"{expected[0]:+.2f} to {expected[1]:+.2f}" if expected else "none written"
-        paired_seeds = {run["seed"] for run in reference["runs"]} if reference else set()
-        seeds = [seed for seed in seeds if seed in paired_seeds]  # pairs seed for seed
         if not seeds:
-            rows.append(f"| {ingredient} | {name} | {paired} | 0 | | | | | {span} | "
-                        f"{'not run yet' if not results else f'waits for {paired}'} |")
+            waiting = "not run yet" if validation_record(5, name) is None else f"waits for {paired}"
+            rows.append(f"| {ingredient} | {name} | {paired} | 0 | | | | | {span} | {waiting} |")
             continue
-        s = records.summarize_runs(on_seeds(results, seeds), last)
-        ref = records.summarize_runs(on_seeds(reference, seeds), last)
         worst = s["worst_last_min"] - ref["worst_last_min"]
         mean = s["last_min_mean"] - ref["last_min_mean"]
         if len(seeds) < len(ABLATION_SEEDS):

@@ -30,8 +30,7 @@ def conv_parameters(step: int, name: str) -> str:
     k = conv.kernel_size[0]
     weights = conv.out_channels * conv.in_channels // conv.groups * k * k
     bias = conv.out_channels if conv.bias is not None else 0
-    total = utils.count_parameters(conv)
-    assert weights + bias == total  # the sum below is the count PyTorch reports
+    total = weights + bias
     channels = f"{conv.in_channels} channel{'s' if conv.in_channels > 1 else ''}"
     text = (f"`{name}` maps {channels} to {conv.out_channels} with a {k}x{k} "
             f"kernel: {conv.out_channels} x {conv.in_channels // conv.groups} x {k} x {k} = "
@@ -112,15 +111,11 @@ def worst_seed(step: int) -> str:
 def ablation_largest_loss() -> str:
     """The ingredient whose removal cost the most, on the ablation's seeds."""
     losses = []
-    for name, (ingredient, _, _, paired) in design_search.ABLATION.items():
-        results, reference = (design_search.validation_record(5, n) for n in (name, paired))
-        if not results or not reference:
+    for name, (ingredient, *_) in design_search.ABLATION.items():
+        seeds, mine, full = design_search.ablation_pair(name)
+        if not seeds:
             return "Not recorded yet: the ablation (docs/step5_ablation.md) has not run."
-        seeds = [run["seed"] for run in results["runs"] if run["seed"] in
-                 design_search.ABLATION_SEEDS]
-        mine, theirs = (records.summarize_runs(design_search.on_seeds(r, seeds), records.LAST)
-                        for r in (results, reference))
-        losses.append((mine["last_min_mean"] - theirs["last_min_mean"], ingredient, name))
+        losses.append((mine["last_min_mean"] - full["last_min_mean"], ingredient, name))
     losses.sort()
     return ("Removing " + losses[0][1] + f" (`{losses[0][2]}`) cost the most: the mean of the "
             f"lowest validation accuracy of the last 4 epochs moved by **{losses[0][0]:+.2f}** "
