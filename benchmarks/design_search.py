@@ -419,6 +419,16 @@ derive("w5_woolly_separable_two", "w4_woolly_separable", "w4 with its 14x14 stag
        "depthwise-separable too, both separable stages wider (4-4-4, pool, sep 16x3, pool, "
        "sep 24x3)", model=net(plain_two_pools, (4, 16, 24), dropout=0.0, separable_from=1))
 
+# The frontier's third round (docs/frontier_search.md, its rule written before these run):
+# chosen on validation alone, against step 7's own recipe trained here. Both are trained on
+# this round's machine, so each pairs with the other and with the new ideas seed for seed
+# (the first rounds' records were made on another machine; docs/step5_ablation.md).
+root("r0_step7_recipe", "step 7's own recipe (f23 with precise BN) on the validation split, "
+     "on the third round's machine: what a candidate must beat to become step 7",
+     dataclasses.replace(RECIPES[7], step=6))
+root("r1_f36_again", "f36_ema (f28 measured on a moving average of its weights) trained again "
+     "on the third round's machine", CANDIDATES["f36_ema"].recipe)
+
 PARETO_REFERENCE = {"step5_recipe_3seeds": (
     "step 5's network and first recipe, for scale",
     records.results_path(5, TUNING / "step5_recipe_3seeds"))}
