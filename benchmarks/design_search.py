@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -158,6 +159,31 @@ def plain_two_pools(widths=(4, 8, 8), per_stage=3, dropout=0.01, separable_from=
                                          bn_before_relu=True))
             c_in = width
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Conv2d(c_in, 10, 1), nn.Flatten())
+
+
+class TiedSeparable(nn.Module):
+    """One depthwise-separable 3x3 block (``model.separable_block``'s layers) applied
+    ``times`` times with the same conv weights, each time with a BatchNorm of its own: the
+    depth of ``times`` blocks for the weights of one."""
+
+    def __init__(self, width: int, times: int):
+        super().__init__()
+        self.depthwise = nn.Conv2d(width, width, 3, groups=width, bias=False)
+        self.pointwise = nn.Conv2d(width, width, 1, bias=False)
+        self.norms = nn.ModuleList(nn.BatchNorm2d(width) for _ in range(times))
+
+    def forward(self, x):
+        for norm in self.norms:
+            x = norm(F.relu(self.pointwise(self.depthwise(x))))
+        return x
+
+
+def tied_separable(c1, c2, width, times):
+    """f28's start (a 3x3 conv, a separable conv, the pool), one separable conv to ``width``
+    channels, then ``TiedSeparable(width, times)``, GAP and a 1x1 classifier."""
+    return nn.Sequential(conv_block(1, c1, bn=True), separable_block(c1, c2), nn.MaxPool2d(2),
+                         separable_block(c2, width), TiedSeparable(width, times),
+                         nn.AdaptiveAvgPool2d(1), nn.Conv2d(width, 10, 1), nn.Flatten())
 
 
 def per_epoch_schedule(optimizer, steps_per_epoch, epochs, *, points):
@@ -394,6 +420,16 @@ ABLATION["s5_f30_training"] = ("dropout (recorded before the ablation, in the se
                                "no expectation was written: this run predates the ablation",
                                None, ABLATION_REFERENCE)
 
+# Room, round 4 (docs/step5_room.md, its bar written before these ran): one change each on
+# step 5's recipe, screened on validation seeds 1-3 against a0_full_recipe, which trained the
+# same recipe on the same machine: the first pairs with it seed for seed.
+derive("s5_swa", ABLATION_REFERENCE, "step 5's recipe measured on an equal average of its "
+       "weights over its 4 clean epochs (SWA, dropout kept, precise BN on the average); the "
+       "training is a0_full_recipe's, seed for seed", average_last_epochs=4)
+derive("s5_ramp_down", ABLATION_REFERENCE, "step 5's recipe with its augmentation ramped down "
+       "over the 3 epochs before the clean ones (3/4, 2/4, 1/4 of the rotation, shift and "
+       "scale change) instead of switched off at once", ramp_down_epochs=3)
+
 # The frontier's second round (docs/frontier_search.md, its bar written before these run): the
 # woolly-of-cv family, two pools and narrow padded convs, first with its own training.
 root("w1_woolly", "woolly-of-cv's 3,762-parameter net as this engine builds it (3,702: no conv "
@@ -428,6 +464,17 @@ root("r0_step7_recipe", "step 7's own recipe (f23 with precise BN) on the valida
      dataclasses.replace(RECIPES[7], step=6))
 root("r1_f36_again", "f36_ema (f28 measured on a moving average of its weights) trained again "
      "on the third round's machine", CANDIDATES["f36_ema"].recipe)
+derive("r2_f28_swa", "f28_clean_last4", "f28 measured on an equal average of its weights over "
+       "its 4 clean epochs (SWA, torch's AveragedModel, updated after every step); the training "
+       "is f28's (and r1's), seed for seed", average_last_epochs=4)
+derive("r3_tied", "f28_clean_last4", "f28's training on a weight-tied network: 12-16-pool, a "
+       "separable conv to 40 channels, then one 40-channel separable block applied twice with "
+       "the same conv weights (its own BatchNorm each time)",
+       model=net(tied_separable, 12, 16, 40, 2))
+derive("r4_tied_ema", "r3_tied", "r3 measured on a moving average of its weights (decay 0.999 "
+       "per batch, f36's lever); the training is r3's, seed for seed", average_decay=0.999)
+derive("r5_tied_swa", "r3_tied", "r3 measured on an equal average of its weights over its 4 "
+       "clean epochs (r2's lever); the training is r3's, seed for seed", average_last_epochs=4)
 
 PARETO_REFERENCE = {"step5_recipe_3seeds": (
     "step 5's network and first recipe, for scale",

@@ -303,7 +303,10 @@ def recipe_traits(recipe, seed: int = 1, train_size: int = 60_000) -> dict:
             "augment": repr(recipe.augment),
             **{name: getattr(recipe, name) for name in (
                 "step", "epochs", "batch_size", "scheduler_per_batch", "clean_last_epochs",
-                "label_smoothing", "bn_stats_images", "average_decay")}}
+                "label_smoothing", "bn_stats_images", "average_decay")},
+            # fields added later count only when set, so older records keep their fingerprints
+            **{name: getattr(recipe, name) for name in ("ramp_down_epochs", "average_last_epochs")
+               if getattr(recipe, name)}}
 
 
 def kernels_fingerprint(device) -> str:

@@ -200,17 +200,18 @@ def fit_packed(recipe, data, seeds, *, epochs=None, eval_set="test", progress=Tr
     net, generators = seeded_copies(recipe, seeds, train_x.device)
     optimizer, scheduler = recipe.optimizer_and_scheduler(net, len(train_x), epochs)
     runs = [utils.new_run(seed, eval_set) for seed in seeds]
-    average = utils.WeightAverage(net, recipe.average_decay) if recipe.average_decay else None
-    measured = average.net if average else net
+    average, measured = utils.weight_average(recipe, net), net
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
+        averaging = average is not None and recipe.averages_in(epoch, epochs)
         train = train_packed_epoch(
             net, train_x, train_y, optimizer, batch_size=recipe.batch_size,
             generators=generators, augment=recipe.augment_in(epoch, epochs),
-            label_smoothing=recipe.label_smoothing, average=average,
+            label_smoothing=recipe.label_smoothing, average=average if averaging else None,
             batch_scheduler=scheduler if recipe.scheduler_per_batch else None, epoch=epoch,
             progress=progress)
+        measured = average.net if averaging else net
         if scheduler is not None and not recipe.scheduler_per_batch:
             scheduler.step()
         if recipe.bn_stats_images:

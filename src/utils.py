@@ -3,7 +3,7 @@
 Read top to bottom (about ten minutes): settings; data (step 1: load MNIST once into tensors);
 augmentation (step 5: a random affine per image, on whole batches); the train / test loop
 (``train_one_epoch`` and ``evaluate``, every step); precise BatchNorm statistics and a moving
-average of the weights (what is measured after each epoch: steps 5 and 7 use precise BN);
+averages of the weights (what is measured after each epoch: steps 5 and 7 use precise BN);
 ``Recipe`` and ``fit``, one seed's whole run; teaching aids (parameter summary, receptive
 field, step 2 on); plots. Many seeds at once live in ``seeds.py``, results files and tables in
 ``records.py``.
@@ -13,8 +13,9 @@ Where to change things:
 - the augmentation: ``augment_batch`` (and each step's ``Recipe.augment`` in ``steps.py``;
   ``Recipe.clean_last_epochs`` leaves it off for the last epochs);
 - the optimizer and scheduler: each step's ``Recipe`` in ``steps.py``;
-- what is measured: ``Recipe.bn_stats_images`` (precise BatchNorm statistics) and
-  ``Recipe.average_decay`` (a moving average of the weights, ``WeightAverage``).
+- what is measured: ``Recipe.bn_stats_images`` (precise BatchNorm statistics),
+  ``Recipe.average_decay`` (a moving average of the weights, ``WeightAverage``) and
+  ``Recipe.average_last_epochs`` (an equal average over the last epochs, ``EqualAverage``).
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -404,6 +406,32 @@ class WeightAverage:
                 average.copy_(current)
 
 
+class EqualAverage:
+    """An equal average of a network's weights and BatchNorm statistics over every step it is
+    updated after (stochastic weight averaging, SWA), kept by torch's ``AveragedModel`` in a
+    copy of the network (``.net``) that is what gets evaluated. Updated over the last epochs
+    only, it averages the low-learning-rate end of training, where the weights wander around
+    one solution."""
+
+    def __init__(self, net: nn.Module):
+        self._trained, self._average = net, AveragedModel(net, use_buffers=True)
+        self.net = self._average.module
+
+    def update(self):
+        """Add the trained network's current weights to the average (after a step)."""
+        self._average.update_parameters(self._trained)
+
+
+def weight_average(recipe: "Recipe", net: nn.Module):
+    """The average of ``net``'s weights that ``recipe`` measures, or None."""
+    if recipe.average_decay and recipe.average_last_epochs:
+        raise ValueError("a recipe measures one average of the weights: set average_decay "
+                         "(a moving average) or average_last_epochs (an equal one), not both")
+    if recipe.average_decay:
+        return WeightAverage(net, recipe.average_decay)
+    return EqualAverage(net) if recipe.average_last_epochs else None
+
+
 # --------------------------------------------------------------------------- one seed's run
 @dataclass
 class Recipe:
@@ -420,9 +448,11 @@ class Recipe:
     scheduler_per_batch: bool = False  # OneCycleLR: True; StepLR: False
     augment: Augment | None = None
     clean_last_epochs: int = 0  # the last N epochs train on un-augmented images
+    ramp_down_epochs: int = 0  # the N epochs before those augment less and less
     label_smoothing: float = 0.0
     bn_stats_images: int = 0  # > 0: recompute BatchNorm statistics after each epoch (precise BN)
     average_decay: float = 0.0  # > 0: evaluate a moving average of the weights (WeightAverage)
+    average_last_epochs: int = 0  # > 0: evaluate an equal average over them (EqualAverage)
     seeds: tuple[int, ...] = (1,)
 
     def model_class(self) -> str:
@@ -430,8 +460,22 @@ class Recipe:
         return _describe(self.model)
 
     def augment_in(self, epoch: int, epochs: int) -> Augment | None:
-        """The augmentation of ``epoch`` of ``epochs``: none in the last ``clean_last_epochs``."""
-        return self.augment if epoch <= epochs - self.clean_last_epochs else None
+        """The augmentation of ``epoch`` of ``epochs``: none in the last ``clean_last_epochs``;
+        in the ``ramp_down_epochs`` before them, weaker each epoch (3 of them: 3/4, 2/4, 1/4
+        of the rotation, shift and scale change)."""
+        to_clean = epochs - self.clean_last_epochs + 1 - epoch  # epochs until the clean ones
+        if self.augment is None or to_clean <= 0:
+            return None
+        if to_clean > self.ramp_down_epochs:
+            return self.augment
+        f, (low, high) = to_clean / (self.ramp_down_epochs + 1), self.augment.scale
+        return Augment(self.augment.degrees * f, self.augment.translate * f,
+                       (1 - (1 - low) * f, 1 + (high - 1) * f))
+
+    def averages_in(self, epoch: int, epochs: int) -> bool:
+        """Whether ``epoch`` of ``epochs`` updates the average of the weights, and so is
+        measured on it: every epoch for a moving one, the last ``average_last_epochs``."""
+        return bool(self.average_decay) or epoch > epochs - self.average_last_epochs
 
     def optimizer_and_scheduler(self, net: nn.Module, train_size: int, epochs: int):
         optimizer = self.optimizer(net.parameters())
@@ -497,17 +541,18 @@ def fit(recipe: Recipe, data, seed: int, *, epochs: int | None = None, eval_set:
     generator = seed_everything(seed)
     net = recipe.model().to(train_x.device)
     optimizer, scheduler = recipe.optimizer_and_scheduler(net, len(train_x), epochs)
-    average = WeightAverage(net, recipe.average_decay) if recipe.average_decay else None
-    measured = average.net if average else net
+    average, measured = weight_average(recipe, net), net
     run = new_run(seed, eval_set)
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
+        averaging = average is not None and recipe.averages_in(epoch, epochs)
         train = train_one_epoch(
             net, train_x, train_y, optimizer, batch_size=recipe.batch_size, generator=generator,
             augment=recipe.augment_in(epoch, epochs), label_smoothing=recipe.label_smoothing,
-            batch_scheduler=scheduler if recipe.scheduler_per_batch else None, average=average,
-            epoch=epoch, progress=progress)
+            batch_scheduler=scheduler if recipe.scheduler_per_batch else None,
+            average=average if averaging else None, epoch=epoch, progress=progress)
+        measured = average.net if averaging else net
         if scheduler is not None and not recipe.scheduler_per_batch:
             scheduler.step()
         if recipe.bn_stats_images:

@@ -5,6 +5,7 @@ import dataclasses
 import sys
 
 import pytest
+import torch
 
 import design_search
 import records
@@ -14,7 +15,7 @@ import utils
 RESULTS = utils.REPO_ROOT / "Data" / "results"
 TRAITS = ("model", "optimizer", "scheduler", "augment", "step", "epochs", "batch_size",
           "scheduler_per_batch", "clean_last_epochs", "label_smoothing", "bn_stats_images",
-          "average_decay")
+          "average_decay", "ramp_down_epochs", "average_last_epochs")
 # A change of batch size or epochs moves the learning rate of every step too.
 SCHEDULE_MOVES_WITH = {"batch_size", "epochs"}
 
@@ -26,7 +27,7 @@ def test_a_candidate_differs_from_its_parent_in_what_it_names_alone(name):
     assert list(design_search.CANDIDATES).index(candidate.parent) < \
         list(design_search.CANDIDATES).index(name)
     ours, theirs = (records.recipe_traits(c.recipe) for c in (candidate, parent))
-    differs = {trait for trait in TRAITS if ours[trait] != theirs[trait]}
+    differs = {trait for trait in TRAITS if ours.get(trait) != theirs.get(trait)}
     named = set(candidate.changed)
     if named & SCHEDULE_MOVES_WITH:
         named.add("scheduler")
@@ -312,3 +313,15 @@ def test_a_candidate_that_became_a_step_is_shown_once_as_the_step():
     assert not records.same_runs(step6, dict(f30, runs=f30["runs"][::-1]))
     names = [point[2] for point in design_search.pareto_points("test")]
     assert "step 6" in names and "f30_clean_5658" not in names
+
+
+def test_the_tied_block_applies_one_set_of_conv_weights_with_a_batchnorm_each_time():
+    net = design_search.tied_separable(12, 16, 40, 2)
+    tied = net[4]
+    # one depthwise and one pointwise conv, and two BatchNorms (weight and bias of 40 each)
+    assert len(tied.norms) == 2
+    assert sum(p.numel() for p in tied.parameters()) == 9 * 40 + 40 * 40 + 2 * 2 * 40
+    assert utils.count_parameters(net) == 3_858  # the shape, as it counted it
+    calls = []
+    tied.pointwise.register_forward_hook(lambda *_: calls.append(1))
+    assert net(torch.randn(2, 1, 28, 28)).shape == (2, 10) and len(calls) == 2

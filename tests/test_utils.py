@@ -361,3 +361,46 @@ def test_a_weight_average_changes_what_is_measured_not_the_training(quick_data):
     # the returned network is the averaged one, the network that was measured
     assert utils.evaluate(model, *data[2:])[0] == pytest.approx(run["test_loss"][-1], rel=1e-4)
     assert not torch.equal(model.features[0][0].weight, plain_model.features[0][0].weight)
+
+
+def test_the_equal_average_is_the_mean_of_the_weights_it_was_updated_with():
+    net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    average = utils.EqualAverage(net)
+    for value in (1.0, 2.0, 6.0):
+        with torch.no_grad():
+            net[0].weight.fill_(value)
+            net[1].running_mean.fill_(2 * value)
+        average.update()
+    assert torch.equal(average.net[0].weight, torch.full((2, 2), 3.0))
+    assert torch.equal(average.net[1].running_mean, torch.full((2,), 6.0))  # buffers too
+    assert net[0].weight.eq(6.0).all()  # the trained network is left alone
+
+
+def test_an_equal_average_over_the_last_epochs_measures_those_epochs_alone(quick_data):
+    data = tuple(t[:256] for t in quick_data)
+    recipe = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 3})
+    _, plain = utils.fit(recipe, data, 1, progress=False, log=None)
+    swa = utils.Recipe(**{**recipe.__dict__, "average_last_epochs": 2})
+    assert [swa.averages_in(epoch, 3) for epoch in (1, 2, 3)] == [False, True, True]
+    model, run = utils.fit(swa, data, 1, progress=False, log=None)
+    assert run["train_loss"] == plain["train_loss"]  # the same training
+    assert run["test_loss"][0] == plain["test_loss"][0]  # epoch 1 measures the trained network
+    assert run["test_loss"][1:] != plain["test_loss"][1:]  # epochs 2-3 measure the average
+    assert utils.evaluate(model, *data[2:])[0] == pytest.approx(run["test_loss"][-1], rel=1e-4)
+    both = utils.Recipe(**{**swa.__dict__, "average_decay": 0.99})
+    with pytest.raises(ValueError, match="not both"):
+        utils.fit(both, data, 1, progress=False, log=None)
+
+
+def test_a_ramp_down_weakens_the_augmentation_before_the_clean_epochs():
+    recipe = utils.Recipe(**{**RECIPES[5].__dict__, "ramp_down_epochs": 3})
+    full = recipe.augment
+    augments = [recipe.augment_in(epoch, 15) for epoch in range(1, 16)]
+    assert augments[:8] == [full] * 8 and augments[11:] == [None] * 4
+    for epoch, share in ((9, 3 / 4), (10, 2 / 4), (11, 1 / 4)):
+        weaker = augments[epoch - 1]
+        assert weaker.degrees == pytest.approx(full.degrees * share)
+        assert weaker.translate == pytest.approx(full.translate * share)
+        assert weaker.scale == pytest.approx((1 - (1 - full.scale[0]) * share,
+                                              1 + (full.scale[1] - 1) * share))
+    assert [RECIPES[5].augment_in(epoch, 15) for epoch in range(1, 16)] == [full] * 11 + [None] * 4
