@@ -756,6 +756,92 @@ def round_2_verdict(candidates=ROUND_2, reference: str = ROUND_2_REFERENCE,
     return "\n".join(lines)
 
 
+def beats(ours: dict, theirs: dict) -> bool:
+    """Summaries on the same seeds: ``ours`` has the higher worst seed (lowest of the last
+    epochs), or the same worst and the higher mean."""
+    if abs(ours["worst_last_min"] - theirs["worst_last_min"]) > 1e-9:
+        return ours["worst_last_min"] > theirs["worst_last_min"]
+    return ours["last_min_mean"] > theirs["last_min_mean"] + 1e-9
+
+
+def summary_on(step: int, name: str, seeds, last: int = 4) -> dict | None:
+    """``name``'s validation summary on exactly ``seeds``, or None until it holds them all."""
+    results = validation_record(step, name)
+    if results is None or not set(seeds) <= {run["seed"] for run in results["runs"]}:
+        return None
+    return records.summarize_runs(on_seeds(results, seeds), last)
+
+
+def choice_verdict(step: int, reference: str, candidates, screen_seeds, choice_seeds,
+                   direct=(), last: int = 4) -> str:
+    """The choice on validation alone, as docs/frontier_search.md's third round and
+    docs/step5_room.md's fourth wrote it before their runs: the choice starts as ``reference``;
+    each candidate in turn is screened against the current choice on ``screen_seeds`` (those
+    in ``direct`` on ``choice_seeds`` at once); one that beats it there goes on to
+    ``choice_seeds`` and becomes the choice if it beats it on those too (``beats``)."""
+    def said(s):
+        return f"worst {s['worst_last_min']:.2f} %, mean {s['last_min_mean']:.2f} %"
+
+    def seeds_text(seeds):
+        return f"seeds {seeds[0]}-{seeds[-1]}"
+
+    choice, lines, settled = reference, [], True
+    for name in candidates:
+        first = choice_seeds if name in direct else screen_seeds
+        ours, theirs = summary_on(step, name, first, last), summary_on(step, choice, first, last)
+        if ours is None or theirs is None:
+            waiting = name if ours is None else choice
+            lines.append(f"- {name}: waits for {waiting} on {seeds_text(first)}.")
+            settled = False
+            continue
+        head = f"- {name}, {seeds_text(first)}: {said(ours)}, against {choice}'s {said(theirs)}"
+        if not beats(ours, theirs):
+            lines.append(f"{head}: does not beat it, stops there.")
+            continue
+        if first != choice_seeds:
+            ours, theirs = (summary_on(step, n, choice_seeds, last) for n in (name, choice))
+            if ours is None or theirs is None:
+                waiting = name if ours is None else choice
+                lines.append(f"{head}: beats it, goes on: waits for {waiting} on "
+                             f"{seeds_text(choice_seeds)}.")
+                settled = False
+                continue
+            head += (f"; {seeds_text(choice_seeds)}: {said(ours)}, against {said(theirs)}")
+            if not beats(ours, theirs):
+                lines.append(f"{head}: beats it on the first seeds, not on all: stops there.")
+                continue
+        lines.append(f"{head}: beats it, the choice now.")
+        choice = name
+    if not settled:
+        lines.append(f"- No choice yet: the choice so far is {choice}.")
+    elif choice == reference:
+        lines.append(f"- Chosen: {reference}; no candidate beat it, so it stays.")
+    else:
+        lines.append(f"- Chosen: {choice}; it beats {reference}.")
+    return "\n".join(lines)
+
+
+ROUND_3 = ("r1_f36_again", "r2_f28_swa", "r3_tied", "r4_tied_ema", "r5_tied_swa")
+ROUND_3_REFERENCE = "r0_step7_recipe"  # step 7's own recipe, on this round's machine
+
+
+def round_3_verdict(last: int = 4) -> str:
+    """The frontier's third round (docs/frontier_search.md): f36 again on seeds 1-5, then each
+    idea screened on seeds 1-3, against step 7's own recipe."""
+    return choice_verdict(6, ROUND_3_REFERENCE, ROUND_3, (1, 2, 3), (1, 2, 3, 4, 5),
+                          direct=("r1_f36_again",), last=last)
+
+
+ROOM_4 = ("s5_swa", "s5_ramp_down")
+
+
+def room_4_verdict(last: int = 4) -> str:
+    """Step 5's fourth round for room (docs/step5_room.md): screened on seeds 1-3 against
+    a0_full_recipe, then the 10-seed bar."""
+    return choice_verdict(5, "a0_full_recipe", ROOM_4, (1, 2, 3), tuple(range(1, 11)),
+                          last=last)
+
+
 def seeds_for_test_record(name: str) -> list:
     """The seeds of ``name``'s validation record, if it may get a test record: a test record is
     the last look at a candidate already chosen on enough validation seeds, and it is made once,

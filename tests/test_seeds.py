@@ -45,13 +45,15 @@ def test_copies_compute_and_learn_exactly_what_the_separate_networks_do():
             assert torch.allclose(alone[key].float(), unpacked[key].float(), atol=1e-4), key
 
 
-@pytest.mark.parametrize("precise_bn", [0, 256], ids=["running-bn", "precise-bn"])
-def test_the_packed_loop_learns_what_the_plain_loop_learns(quick_data, precise_bn):
+@pytest.mark.parametrize("precise_bn, measured", [(0, {}), (256, {}),
+                                                  (256, {"average_last_epochs": 1})],
+                         ids=["running-bn", "precise-bn", "equal-average"])
+def test_the_packed_loop_learns_what_the_plain_loop_learns(quick_data, precise_bn, measured):
     """The contract between the two loops: copy k of ``fit_packed`` is ``utils.fit`` of seed k,
     epoch by epoch (step 6's network has no dropout, the one thing copies draw together): to
     the last digit for one copy, and up to the order of float sums for several."""
     data = tuple(t[:512] for t in quick_data)
-    recipe = short(RECIPES[7], bn_stats_images=precise_bn)
+    recipe = short(RECIPES[7], bn_stats_images=precise_bn, **{"average_decay": 0.0, **measured})
     alone = {seed: utils.fit(recipe, data, seed, progress=False, log=None) for seed in (3, 4)}
     (net,), (one,) = seeds.fit_packed(recipe, data, [3], progress=False, log=None)
     assert {k: v for k, v in one.items() if k != "wall_s"} == \

@@ -352,7 +352,8 @@ def test_the_weight_average_follows_the_weights_with_its_decay():
 
 def test_a_weight_average_changes_what_is_measured_not_the_training(quick_data):
     data = tuple(t[:256] for t in quick_data)
-    recipe = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 2})  # with precise BN
+    recipe = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 2, "average_decay": 0.0,
+                             "bn_stats_images": 10_000})  # with precise BN
     plain_model, plain = utils.fit(recipe, data, 1, progress=False, log=None)
     averaged = utils.Recipe(**{**recipe.__dict__, "average_decay": 0.99})
     model, run = utils.fit(averaged, data, 1, progress=False, log=None)
@@ -378,7 +379,7 @@ def test_the_equal_average_is_the_mean_of_the_weights_it_was_updated_with():
 
 def test_an_equal_average_over_the_last_epochs_measures_those_epochs_alone(quick_data):
     data = tuple(t[:256] for t in quick_data)
-    recipe = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 3})
+    recipe = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 3, "average_decay": 0.0})
     _, plain = utils.fit(recipe, data, 1, progress=False, log=None)
     swa = utils.Recipe(**{**recipe.__dict__, "average_last_epochs": 2})
     assert [swa.averages_in(epoch, 3) for epoch in (1, 2, 3)] == [False, True, True]

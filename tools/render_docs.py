@@ -45,6 +45,8 @@ GENERATORS = {
     "room-table": design_search.room_table,
     "room-verdict": design_search.room_verdict,
     "round-2-verdict": design_search.round_2_verdict,
+    "round-3-verdict": design_search.round_3_verdict,
+    "room-4-verdict": design_search.room_4_verdict,
     "ablation-table": design_search.ablation_table,
     "ablation-expectations": design_search.ablation_expectations,
 }
