@@ -459,9 +459,10 @@ derive("w5_woolly_separable_two", "w4_woolly_separable", "w4 with its 14x14 stag
 # chosen on validation alone, against step 7's own recipe trained here. Both are trained on
 # this round's machine, so each pairs with the other and with the new ideas seed for seed
 # (the first rounds' records were made on another machine; docs/step5_ablation.md).
-root("r0_step7_recipe", "step 7's own recipe (f23 with precise BN) on the validation split, "
-     "on the third round's machine: what a candidate must beat to become step 7",
-     dataclasses.replace(RECIPES[7], step=6))
+root("r0_step7_recipe", "step 7's own recipe until this round (f23 with precise BN) on the "
+     "validation split, on the third round's machine: what a candidate must beat to become "
+     "step 7", dataclasses.replace(RECIPES[5], step=6, role="frontier", model=model.Step7Net,
+                                   clean_last_epochs=0))
 root("r1_f36_again", "f36_ema (f28 measured on a moving average of its weights) trained again "
      "on the third round's machine", CANDIDATES["f36_ema"].recipe)
 derive("r2_f28_swa", "f28_clean_last4", "f28 measured on an equal average of its weights over "
@@ -479,6 +480,10 @@ derive("r5_tied_swa", "r3_tied", "r3 measured on an equal average of its weights
 PARETO_REFERENCE = {"step5_recipe_3seeds": (
     "step 5's network and first recipe, for scale",
     records.results_path(5, TUNING / "step5_recipe_3seeds"))}
+# Test records of the frontier that an earlier step 7 made, kept beside the current one.
+EARLIER_STEP7 = {"step 7 before round 3": (
+    "step 7's recipe until the third round (r0_step7_recipe)",
+    DATA / "results" / "before_round_3" / "step7.json")}
 
 
 def described(step: int):
@@ -503,6 +508,7 @@ def pareto_points(eval_set: str = "validation", last: int = 4, target: float = 9
     else:
         shown = {f"step {step}": (recipe.title, records.results_path(step, DATA))
                  for step, recipe in RECIPES.items() if len(recipe.seeds) > 1}
+        shown.update(EARLIER_STEP7)
         steps = [records.read_results(path) for _, path in shown.values() if path.exists()]
         for name, (change, recipe) in described(6):
             path = records.results_path(recipe.step, CANDIDATE_TEST_RECORDS / name)
@@ -778,7 +784,8 @@ def choice_verdict(step: int, reference: str, candidates, screen_seeds, choice_s
     docs/step5_room.md's fourth wrote it before their runs: the choice starts as ``reference``;
     each candidate in turn is screened against the current choice on ``screen_seeds`` (those
     in ``direct`` on ``choice_seeds`` at once); one that beats it there goes on to
-    ``choice_seeds`` and becomes the choice if it beats it on those too (``beats``)."""
+    ``choice_seeds`` and becomes the choice if it beats it on those too (``beats``). One not
+    run yet does not hold the choice back: it stays until a later candidate beats it."""
     def said(s):
         return f"worst {s['worst_last_min']:.2f} %, mean {s['last_min_mean']:.2f} %"
 
@@ -787,6 +794,9 @@ def choice_verdict(step: int, reference: str, candidates, screen_seeds, choice_s
 
     choice, lines, settled = reference, [], True
     for name in candidates:
+        if validation_record(step, name) is None:  # a later candidate can still displace
+            lines.append(f"- {name}: not run yet.")  # the choice, so it does not wait for it
+            continue
         first = choice_seeds if name in direct else screen_seeds
         ours, theirs = summary_on(step, name, first, last), summary_on(step, choice, first, last)
         if ours is None or theirs is None:
@@ -830,6 +840,36 @@ def round_3_verdict(last: int = 4) -> str:
     idea screened on seeds 1-3, against step 7's own recipe."""
     return choice_verdict(6, ROUND_3_REFERENCE, ROUND_3, (1, 2, 3), (1, 2, 3, 4, 5),
                           direct=("r1_f36_again",), last=last)
+
+
+def seed_profiles(step: int, names, last: int = 4, target: float = 99.40) -> list[dict]:
+    """Per seed of each candidate's validation record: the lowest accuracy of the last
+    ``last`` epochs, the epoch it falls in and whether it holds ``target``; the training
+    accuracy of the last epoch; the validation accuracy of the epoch before the last ``last``
+    (for a recipe with that many clean epochs, the last augmented one)."""
+    rows = []
+    for name in names:
+        results = validation_record(step, name)
+        for run, acc in zip(results["runs"] if results else [],
+                            records.accuracies(results) if results else []):
+            low = min(acc[-last:])
+            rows.append({"name": name, "seed": run["seed"], "low": low,
+                         "epoch": len(acc) - last + acc[-last:].index(low) + 1,
+                         "holds": low >= target - 1e-9, "train_end": run["train_acc"][-1],
+                         "before": acc[-last - 1]})
+    return rows
+
+
+def seed_profile_table(step: int, *names, last: int = 4, target: float = 99.40) -> str:
+    """``seed_profiles`` as a markdown table."""
+    table = [f"| Candidate | Seed | Lowest of last {last} % | In epoch | Holds {target:.2f} | "
+             f"Training acc, last epoch % | Validation acc, epoch before the last {last} % |",
+             "|---|---:|---:|---:|:-:|---:|---:|"]
+    for r in seed_profiles(step, names, last, target):
+        table.append(f"| {r['name']} | {r['seed']} | {r['low']:.2f} | {r['epoch']} | "
+                     f"{'yes' if r['holds'] else 'no'} | {r['train_end']:.2f} | "
+                     f"{r['before']:.2f} |")
+    return "\n".join(table)
 
 
 ROOM_4 = ("s5_swa", "s5_ramp_down")

@@ -388,7 +388,10 @@ class WeightAverage:
 
     SGD's last steps leave the weights wherever the last batches pushed them; the average
     smooths that noise away without changing the training at all. The n-th update uses the
-    decay ``min(decay, n / (9 + n))``, so the average is not stuck near the initial weights."""
+    decay ``min(decay, n / (9 + n))``, so the average is not stuck near the initial weights.
+    (torch's ``AveragedModel`` would start from a copy of the first weights it is given, not
+    this warm-up, so the moving-average records would not repeat with it: ``EqualAverage``
+    uses it.)"""
 
     def __init__(self, net: nn.Module, decay: float):
         self.net, self.decay, self.updates = copy.deepcopy(net), decay, 0

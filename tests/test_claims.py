@@ -73,7 +73,8 @@ FRONTIER_CLAIMS = {
         and v("f14_separable_26")["params"] < v("f10_separable_wide")["params"]),
     "a smaller batch (f16) changes nothing": lambda v: (
         abs(v("f16_bs64")["last_min_mean"] - v("f10_separable_wide")["last_min_mean"]) < 0.01),
-    "only the higher learning-rate peak (f23; step 7's recipe is f23 with precise BN) gave a clear "
+    "only the higher learning-rate peak (f23; step 7's recipe until the third round was f23 with "
+    "precise BN) gave a clear "
     "gain": lambda v: (
         mean_on(v("f23_lr04"), (1, 2, 3)) - v("f10_separable_wide")["last_min_mean"] >= 0.05
         and all(v(n)["last_min_mean"] - v("f10_separable_wide")["last_min_mean"] < 0.02

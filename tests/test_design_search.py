@@ -325,3 +325,35 @@ def test_the_tied_block_applies_one_set_of_conv_weights_with_a_batchnorm_each_ti
     calls = []
     tied.pointwise.register_forward_hook(lambda *_: calls.append(1))
     assert net(torch.randn(2, 1, 28, 28)).shape == (2, 10) and len(calls) == 2
+
+
+def test_step7_trains_the_third_rounds_choice_and_keeps_the_record_it_replaced():
+    """docs/frontier_search.md's third round names its choice: RECIPES[7] trains exactly it
+    (Step7Net is its builder's network, weight for weight), and the recipe it replaced,
+    r0_step7_recipe, is what the kept test record measured."""
+    from steps import RECIPES
+
+    chosen = design_search.round_3_verdict().splitlines()[-1]
+    name = chosen.removeprefix("- Chosen: ").split(";")[0]
+    assert name in design_search.ROUND_3, chosen
+    candidate = design_search.CANDIDATES[name].recipe
+    ours = records.recipe_traits(dataclasses.replace(RECIPES[7], step=candidate.step))
+    theirs = records.recipe_traits(candidate)
+    assert {k for k in {**ours, **theirs} if ours.get(k) != theirs.get(k)} == {"model"}
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        step7 = RECIPES[7].model()
+        torch.manual_seed(seed)
+        built = candidate.model()
+        assert [t.shape for t in step7.state_dict().values()] == \
+            [t.shape for t in built.state_dict().values()]
+        assert all(torch.equal(a, b) for a, b in zip(step7.state_dict().values(),
+                                                      built.state_dict().values()))
+    x = torch.randn(4, 1, 28, 28)
+    assert torch.equal(step7.eval()(x), built.eval()(x))
+    (label, (_, path)), = design_search.EARLIER_STEP7.items()
+    earlier = records.read_results(path)
+    assert earlier["recipe_fingerprint"] == records.recipe_fingerprint(dataclasses.replace(
+        design_search.CANDIDATES[design_search.ROUND_3_REFERENCE].recipe, step=7)) != \
+        records.recipe_fingerprint(RECIPES[7])
+    assert label in [point[2] for point in design_search.pareto_points("test")]

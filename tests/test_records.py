@@ -95,7 +95,8 @@ def test_the_fingerprint_changes_with_anything_that_changes_the_run():
     import torch
     state = torch.random.get_rng_state()
     changes = dict(augment=utils.Augment(degrees=9), clean_last_epochs=1, batch_size=64,
-                   average_decay=0.9, bn_stats_images=0, epochs=14, model=RECIPES[5].model,
+                   average_decay=0.9, bn_stats_images=1000, epochs=14, model=RECIPES[5].model,
+                   ramp_down_epochs=2, average_last_epochs=3,
                    optimizer=RECIPES[4].optimizer, scheduler=RECIPES[4].scheduler)
     for field, value in changes.items():
         assert records.recipe_fingerprint(dataclasses.replace(base, **{field: value})) \

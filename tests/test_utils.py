@@ -405,3 +405,21 @@ def test_a_ramp_down_weakens_the_augmentation_before_the_clean_epochs():
         assert weaker.scale == pytest.approx((1 - (1 - full.scale[0]) * share,
                                               1 + (full.scale[1] - 1) * share))
     assert [RECIPES[5].augment_in(epoch, 15) for epoch in range(1, 16)] == [full] * 11 + [None] * 4
+
+
+def test_the_moving_average_warms_up_where_torchs_averaged_model_would_copy():
+    """Why ``WeightAverage`` is not torch's ``AveragedModel`` (docs/frontier_search.md): after
+    one update, AveragedModel's moving average is a copy of the weights it was given, while
+    WeightAverage's first decay, 1/10, keeps a tenth of the initial weights."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    net = nn.Linear(2, 2)
+    nn.init.zeros_(net.weight)
+    ours = utils.WeightAverage(net, decay=0.999)
+    torchs = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(0.999), use_buffers=True)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    ours.update()
+    torchs.update_parameters(net)
+    assert torch.equal(torchs.module.weight, net.weight)
+    assert torch.allclose(ours.net.weight, torch.full((2, 2), 0.9))

@@ -75,6 +75,7 @@ ARGUMENT_GENERATORS = {
     "precise-bn": lambda path: code_block(precise_bn.summary(
         json.loads((ROOT / path).read_text()))),
     "room-table-of": lambda *names: design_search.room_table(names, seeds=None),
+    "seed-profiles": lambda step, *names: design_search.seed_profile_table(int(step), *names),
     "compare": lambda a, b: code_block(seeds_at_once.compare(a, b, root=ROOT)),
     "timing-of": timing_of,
     "rf-worked": lambda step: records.receptive_field_worked(int(step)),
