@@ -43,10 +43,12 @@
 # an equal average of its weights over them, updated after every step (stochastic weight
 # averaging, torch's `AveragedModel`): one network, whose weights sit in the middle of where
 # the last, low-learning-rate steps wandered, so the last batches' noise does not reach the
-# test. It is candidate `r2_f28_swa` of the search's third round, which beat on validation both
-# f36's moving average of the weights and the recipe step 7 had until then: the same network
-# without the clean epochs and the average, with precise BN (`r0_step7_recipe`; its test
-# record is kept in `Data/results/before_round_3/step7.json`).
+# test. It is the recipe of candidate `r2_f28_swa` of the search's third round, which beat on
+# validation both f36's moving average of the weights and the recipe step 7 had until then:
+# the same network without the clean epochs and the average, with precise BN
+# (`r0_step7_recipe`; its test record is kept in `Data/results/before_round_3/step7.json`).
+# `Step7Net` is the candidate's network layer for layer, but draws its initial weights in
+# another order, so a seed here is another draw than the candidate's seed.
 #
 # The record trained its 5 seeds one after another on a CPU, as the third round's validation
 # seeds were, and a re-recording trains them the same way. Run by you, the seeds train packed

@@ -392,3 +392,19 @@ def test_what_step5s_ablation_says_holds_in_its_records():
     no_bn, full = (design_search.validation_record(5, n) for n in ("a4_no_precise_bn",
                                                                     "a0_full_recipe"))
     assert [r["train_loss"] for r in no_bn["runs"]] == [r["train_loss"] for r in full["runs"]]
+
+
+def test_the_fourth_round_for_room_says_what_its_records_hold():
+    on_page("step5_room.md", "The equal average (`s5_swa`) measures `a0_full_recipe`'s training "
+            "seed for seed (their training accuracies are the same in every epoch), and it is "
+            "lower on one of the three seeds: it stops at the screen.")
+    on_page("step5_room.md", "The ramp-down (`s5_ramp_down`) passes the screen on a higher worst "
+            "seed with a lower mean")
+    full, swa, ramp = (summary(name, 5) for name in ("a0_full_recipe", "s5_swa", "s5_ramp_down"))
+    assert full["seeds"] == swa["seeds"] == ramp["seeds"] == [1, 2, 3]
+    assert swa["train_acc"] == full["train_acc"]
+    assert sum(swa["lows"][seed] < low for seed, low in full["lows"].items()) == 1
+    assert ramp["worst_last_min"] > full["worst_last_min"]
+    assert ramp["last_min_mean"] < full["last_min_mean"]
+    assert "s5_ramp_down, seeds 1-3" in design_search.room_4_verdict()
+    assert design_search.room_4_verdict().splitlines()[-1].startswith("- No choice yet")

@@ -120,8 +120,8 @@ def free_numbers(text):
 
     text = render_docs.outside_blocks(text)
     text = re.sub(r"```.*?```|`[^`]*`|\]\([^)]*\)|!\[[^\]]*\]", "", text, flags=re.S)
-    text = re.sub(r"\b[Ss]teps? \d(?:(?:-| and )\d)?|\b[Ss]eeds? \d+(?:-\d+)?\b|\b[fvw]\d+\b|"
-                  r"step\d|\d{4}-\d\d-\d\d", "", text)
+    text = re.sub(r"\b[Ss]teps? \d(?:(?:-| and )\d)?|\b[Ss]eeds? \d+(?:-\d+)?\b|\b[fvwra]\d+\b|"
+                  r"\bs5_\w+|step\d|\d{4}-\d\d-\d\d", "", text)
     # the exercise's counts (at most 15 epochs, the last 4 of them, 5 of 5 seeds; a chosen
     # recipe on 10 seeds), step 1's 2 epochs, and the receptive-field rule (2 pixels per 3x3
     # conv, a stride-2 pool); seeds and dates are names

@@ -53,7 +53,8 @@ def test_the_packed_loop_learns_what_the_plain_loop_learns(quick_data, precise_b
     epoch by epoch (step 6's network has no dropout, the one thing copies draw together): to
     the last digit for one copy, and up to the order of float sums for several."""
     data = tuple(t[:512] for t in quick_data)
-    recipe = short(RECIPES[7], bn_stats_images=precise_bn, **{"average_decay": 0.0, **measured})
+    recipe = short(RECIPES[7], bn_stats_images=precise_bn, clean_last_epochs=0,
+                   **{"average_decay": 0.0, "average_last_epochs": 0, **measured})
     alone = {seed: utils.fit(recipe, data, seed, progress=False, log=None) for seed in (3, 4)}
     (net,), (one,) = seeds.fit_packed(recipe, data, [3], progress=False, log=None)
     assert {k: v for k, v in one.items() if k != "wall_s"} == \

@@ -304,7 +304,8 @@ def test_recomputing_batchnorm_stats_changes_evaluation_not_training(quick_data)
     """Training normalizes with batch statistics, so precise BN leaves the training history
     alone; the recomputed statistics differ from the running ones, so evaluation changes."""
     data = tuple(t[:512] for t in quick_data)
-    plain = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 2, "bn_stats_images": 0})
+    plain = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 2, "bn_stats_images": 0,
+                            "average_last_epochs": 0})
     precise = utils.Recipe(**{**plain.__dict__, "bn_stats_images": 256})
     net_a, run_a = utils.fit(plain, data, 1, progress=False, log=None)
     net_b, run_b = utils.fit(precise, data, 1, progress=False, log=None)
@@ -317,7 +318,8 @@ def test_recomputing_batchnorm_stats_changes_evaluation_not_training(quick_data)
 
 def test_the_last_epochs_train_on_unaugmented_images(quick_data, monkeypatch):
     data = tuple(t[:256] for t in quick_data)  # two batches of 128 per epoch
-    recipe = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 3, "bn_stats_images": 0})
+    recipe = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 3, "bn_stats_images": 0,
+                             "clean_last_epochs": 0})
     calls, augment_batch = [], utils.augment_batch
     monkeypatch.setattr(utils, "augment_batch", lambda *a: calls.append(a) or augment_batch(*a))
 
@@ -353,7 +355,7 @@ def test_the_weight_average_follows_the_weights_with_its_decay():
 def test_a_weight_average_changes_what_is_measured_not_the_training(quick_data):
     data = tuple(t[:256] for t in quick_data)
     recipe = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 2, "average_decay": 0.0,
-                             "bn_stats_images": 10_000})  # with precise BN
+                             "average_last_epochs": 0, "bn_stats_images": 10_000})  # precise BN
     plain_model, plain = utils.fit(recipe, data, 1, progress=False, log=None)
     averaged = utils.Recipe(**{**recipe.__dict__, "average_decay": 0.99})
     model, run = utils.fit(averaged, data, 1, progress=False, log=None)
@@ -379,7 +381,8 @@ def test_the_equal_average_is_the_mean_of_the_weights_it_was_updated_with():
 
 def test_an_equal_average_over_the_last_epochs_measures_those_epochs_alone(quick_data):
     data = tuple(t[:256] for t in quick_data)
-    recipe = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 3, "average_decay": 0.0})
+    recipe = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 3, "average_decay": 0.0,
+                             "average_last_epochs": 0})
     _, plain = utils.fit(recipe, data, 1, progress=False, log=None)
     swa = utils.Recipe(**{**recipe.__dict__, "average_last_epochs": 2})
     assert [swa.averages_in(epoch, 3) for epoch in (1, 2, 3)] == [False, True, True]
