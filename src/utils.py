@@ -2,8 +2,9 @@
 
 Read top to bottom (about ten minutes): settings; data (step 1: load MNIST once into tensors);
 augmentation (step 5: a random affine per image, on whole batches); the train / test loop
-(``train_one_epoch`` and ``evaluate``, every step); precise BatchNorm statistics and a moving
-averages of the weights (what is measured after each epoch: steps 5 and 7 use precise BN);
+(``train_one_epoch`` and ``evaluate``, every step); precise BatchNorm statistics and
+averages of the weights (what is measured after each epoch: step 5 uses precise BN, step 7
+an equal average of the weights over its clean epochs);
 ``Recipe`` and ``fit``, one seed's whole run; teaching aids (parameter summary, receptive
 field, step 2 on); plots. Many seeds at once live in ``seeds.py``, results files and tables in
 ``records.py``.
@@ -357,7 +358,7 @@ def evaluate(model, x, y, batch_size: int = 2048, return_predictions: bool = Fal
 # --------------------------------------------------------------------------- what is measured
 def recompute_batchnorm_stats(model, x, images: int = 10_000, batch_size: int = 1000):
     """Replace every BatchNorm's running mean/variance by plain averages over the first
-    ``images`` of ``x`` (clean training images, dropout off): "precise BN", steps 5 and 7.
+    ``images`` of ``x`` (clean training images, dropout off): "precise BN", step 5.
 
     During training the running averages follow augmented, dropout-noised batches and weight
     the last few most, so the statistics the network is tested with drift from epoch to epoch.
