@@ -850,11 +850,12 @@ def seed_profiles(step: int, names, last: int = 4, target: float = 99.40) -> lis
     rows = []
     for name in names:
         results = validation_record(step, name)
-        for run, acc in zip(results["runs"] if results else [],
-                            records.accuracies(results) if results else []):
-            low = min(acc[-last:])
-            rows.append({"name": name, "seed": run["seed"], "low": low,
-                         "epoch": len(acc) - last + acc[-last:].index(low) + 1,
+        if results is None:
+            continue
+        s = records.summarize_runs(results, last)
+        for run, acc, low, epoch in zip(results["runs"], records.accuracies(results),
+                                        s["last_min"], s["last_min_epoch"]):
+            rows.append({"name": name, "seed": run["seed"], "low": low, "epoch": epoch,
                          "holds": low >= target - 1e-9, "train_end": run["train_acc"][-1],
                          "before": acc[-last - 1]})
     return rows

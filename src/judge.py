@@ -227,13 +227,10 @@ def verdict(results: dict, budget: int = BUDGET, target: float = records.TARGET,
     """The exercise's rule on a results file: fewer than ``budget`` parameters, at most 15
     epochs, every seed at least ``target`` in each of its last ``last`` epochs (a run of fewer
     epochs is judged on all of them)."""
-    accs = records.accuracies(results)
-    epochs = len(accs[0])
+    epochs = len(records.accuracies(results)[0])
     judged = min(last, epochs)
-    lowest = [min(acc[-judged:]) for acc in accs]
-    lowest_epoch = [epochs - judged + acc[-judged:].index(low) + 1
-                    for acc, low in zip(accs, lowest)]
-    seeds = [run["seed"] for run in results["runs"]]
+    s = records.summarize_runs(results, judged)
+    lowest, lowest_epoch, seeds = s["last_min"], s["last_min_epoch"], s["seeds"]
     held = sum(low >= target - 1e-9 for low in lowest)
     worst = min(lowest)
     at = lowest.index(worst)

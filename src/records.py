@@ -197,9 +197,12 @@ def summarize_runs(results: dict, last: int = 4) -> dict:
     spread over seeds."""
     best = [max(acc) for acc in accuracies(results)]
     last_min = [min(acc[-last:]) for acc in accuracies(results)]
+    # the epoch (from 1) of each seed's lowest of the last epochs; its first, on a tie
+    last_min_epoch = [len(acc) - len(acc[-last:]) + acc[-last:].index(low) + 1
+                      for acc, low in zip(accuracies(results), last_min)]
     return {
         "seeds": [r["seed"] for r in results["runs"]],
-        "best": best, "last_min": last_min,
+        "best": best, "last_min": last_min, "last_min_epoch": last_min_epoch,
         "best_mean": float(np.mean(best)), "best_std": float(np.std(best)),
         "last_min_mean": float(np.mean(last_min)), "last_min_std": float(np.std(last_min)),
         "worst_last_min": min(last_min),

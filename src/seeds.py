@@ -204,7 +204,7 @@ def fit_packed(recipe, data, seeds, *, epochs=None, eval_set="test", progress=Tr
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
-        averaging = average is not None and recipe.averages_in(epoch, epochs)
+        averaging = recipe.averages_in(epoch, epochs)  # never without an average
         train = train_packed_epoch(
             net, train_x, train_y, optimizer, batch_size=recipe.batch_size,
             generators=generators, augment=recipe.augment_in(epoch, epochs),

@@ -550,7 +550,7 @@ def fit(recipe: Recipe, data, seed: int, *, epochs: int | None = None, eval_set:
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
-        averaging = average is not None and recipe.averages_in(epoch, epochs)
+        averaging = recipe.averages_in(epoch, epochs)  # never without an average
         train = train_one_epoch(
             net, train_x, train_y, optimizer, batch_size=recipe.batch_size, generator=generator,
             augment=recipe.augment_in(epoch, epochs), label_smoothing=recipe.label_smoothing,

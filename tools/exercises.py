@@ -98,9 +98,8 @@ def worst_seed(step: int) -> str:
     r = _record(step)
     s = records.summarize_runs(r, records.LAST)
     worst = s["worst_last_min"]
-    seed = s["seeds"][s["last_min"].index(worst)]
-    acc = r["runs"][s["seeds"].index(seed)]["test_acc"]
-    epoch = len(acc) - records.LAST + acc[-records.LAST:].index(worst) + 1
+    at = s["last_min"].index(worst)
+    seed, epoch = s["seeds"][at], s["last_min_epoch"][at]
     line = worst - records.TARGET
     return (f"Seed **{seed}**, lowest in epoch **{epoch}** at **{worst:.2f} %**, "
             f"{abs(line):.2f} points {'above' if line >= 0 else 'below'} the line. "
