@@ -408,3 +408,23 @@ def test_the_fourth_round_for_room_says_what_its_records_hold():
     assert ramp["last_min_mean"] < full["last_min_mean"]
     assert "s5_ramp_down, seeds 1-3" in design_search.room_4_verdict()
     assert design_search.room_4_verdict().splitlines()[-1].startswith("- No choice yet")
+
+
+def test_the_width_lead_widens_the_narrowest_layer_the_budget_allows():
+    on_page("step5_room.md", "one channel more fits in any one of the six convs before its "
+            "classifier but one. This candidate gives it to the narrowest layer, the 1x1 "
+            "transition after the pool")
+    def out_channels(net):
+        return [m.out_channels for m in net.modules() if hasattr(m, "out_channels")]
+
+    widths = (10, 16, 8, 16, 16, 16)  # step 5's convs before the classifier
+    assert out_channels(RECIPES[5].model()) == [*widths, 10]
+    step5 = utils.count_parameters(RECIPES[5].model())
+    assert utils.count_parameters(design_search.layered(widths, dropout=0.05)) == step5
+    wider = [utils.count_parameters(design_search.layered(
+        widths[:i] + (widths[i] + 1,) + widths[i + 1:], dropout=0.05)) for i in range(6)]
+    assert sum(count < 8_000 for count in wider) == 5
+    transition = widths.index(min(widths))
+    candidate = design_search.CANDIDATES["s5_wider_transition"].recipe.model()
+    assert utils.count_parameters(candidate) == wider[transition] < 8_000
+    assert out_channels(candidate) == [w + (i == transition) for i, w in enumerate(widths)] + [10]

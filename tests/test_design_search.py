@@ -2,6 +2,7 @@
 recorded candidate can still be re-run to its record (its recipe fingerprint), and a candidate
 is measured on the test set once, only after enough validation seeds."""
 import dataclasses
+import re
 import sys
 
 import pytest
@@ -34,6 +35,18 @@ def test_a_candidate_differs_from_its_parent_in_what_it_names_alone(name):
     assert differs == named, f"{name} says it changes {sorted(candidate.changed)} in " \
                              f"{candidate.parent}, but differs in {sorted(differs)}"
     assert candidate.changed and candidate.change
+
+
+QUOTED_PARAMS = re.compile(r"([\d,]+) params")
+
+
+@pytest.mark.parametrize("name", [n for n, c in design_search.CANDIDATES.items()
+                                  if QUOTED_PARAMS.search(c.change)])
+def test_a_parameter_count_a_candidate_quotes_is_its_networks(name):
+    candidate = design_search.CANDIDATES[name]
+    quoted = int(QUOTED_PARAMS.findall(candidate.change)[-1].replace(",", ""))
+    assert utils.count_parameters(candidate.recipe.model()) == quoted, \
+        f"{name}'s change says {quoted} params: count its network again"
 
 
 def test_derive_names_exactly_the_fields_it_replaced():
