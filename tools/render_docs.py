@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "benchmarks")]
 import design_search  # noqa: E402
 import exercises  # noqa: E402
+import missed_digits  # noqa: E402
 import pipeline_speed  # noqa: E402
 import precise_bn  # noqa: E402
 import records  # noqa: E402
@@ -76,6 +77,7 @@ ARGUMENT_GENERATORS = {
         json.loads((ROOT / path).read_text()))),
     "room-table-of": lambda *names: design_search.room_table(names, seeds=None),
     "seed-profiles": lambda step, *names: design_search.seed_profile_table(int(step), *names),
+    "missed-digits": missed_digits.missed_digits_table,
     "compare": lambda a, b: code_block(seeds_at_once.compare(a, b, root=ROOT)),
     "timing-of": timing_of,
     "rf-worked": lambda step: records.receptive_field_worked(int(step)),

@@ -1,0 +1,56 @@
+"""The missed-digits count: it keeps the predictions of the engine's own loop without changing
+the runs, its counts are the accuracies' misses, and it writes nothing for a seed that did not
+repeat its record."""
+import dataclasses
+import json
+
+import missed_digits
+import utils
+from steps import RECIPES
+
+
+def test_the_counts_are_the_runs_misses_and_the_runs_are_the_plain_loops(quick_data):
+    data = tuple(t[:256] for t in quick_data)
+    recipe = dataclasses.replace(RECIPES[7], clean_last_epochs=0)  # quick mode trains 1 epoch
+    evaluate = utils.evaluate
+    results, misses = missed_digits.count_misses(recipe, [1], data=data)
+    assert utils.evaluate is evaluate  # put back
+    _, plain = utils.fit(recipe, data, 1, epochs=results["epochs"], eval_set="validation",
+                         progress=False, log=None)
+    run = results["runs"][0]
+    assert missed_digits.unrepeated(results, {"runs": [plain]}) == []
+    assert len(misses[1]) == min(missed_digits.LAST, results["epochs"])
+    assert sum(misses[1][-1]) == round(len(data[3]) * (100 - run["val_acc"][-1]) / 100)
+
+
+def test_a_run_that_differs_from_its_record_in_any_digit_is_named():
+    run = {"seed": 3, "val_acc": [99.1, 99.2], "wall_s": 1.0}
+    assert missed_digits.unrepeated({"runs": [run]}, {"runs": [dict(run, wall_s=2.0)]}) == []
+    assert missed_digits.unrepeated({"runs": [run]}, {"runs": [dict(run, val_acc=[99.1, 99.21])]}
+                                    ) == [3]
+    assert missed_digits.unrepeated({"runs": [run]}, {"runs": []}) == [3]
+
+
+def test_the_table_reads_each_seeds_lowest_epoch(tmp_path, monkeypatch):
+    import design_search
+    import records
+
+    recorded = design_search.validation_record(6, "r2_f28_swa")
+    summary = records.summarize_runs(recorded, 4)
+    epochs = [12, 13, 14, 15]
+    # each seed misses (its epoch) images of digit 0 in that epoch, so the table must show it
+    kept = {"last": 4, "epochs": epochs, "seeds": {
+        str(seed): [[epoch] + [0] * 9 for epoch in epochs] for seed in summary["seeds"]}}
+    path = tmp_path / "misses.json"
+    path.write_text(json.dumps(kept))
+    monkeypatch.setattr(missed_digits, "misses_path", lambda name: path)
+    rows = [[cell.strip() for cell in row.strip("|").split("|")]
+            for row in missed_digits.missed_digits_table("r2_f28_swa").splitlines()[2:]]
+    for seed, low, epoch in zip(summary["seeds"], summary["last_min"], summary["last_min_epoch"]):
+        row = next(r for r in rows if r[0] == str(seed))
+        assert row[1:5] == [f"{low:.2f}", str(epoch), "yes" if low >= 99.40 else
+                                         "no", str(epoch)]
+    missing = [e for s, low, e in zip(summary["seeds"], summary["last_min"],
+                                      summary["last_min_epoch"]) if low < 99.40]
+    assert next(r for r in rows if r[0].startswith("missing"))[4] == \
+        f"{sum(missing) / len(missing):.1f}"
