@@ -391,7 +391,8 @@ def test_what_step5s_ablation_says_holds_in_its_records():
     assert abs(machines[0] - machines[1]) >= max(abs(mean) for _, mean in changes.values()) - 0.02
     no_bn, full = (design_search.validation_record(5, n) for n in ("a4_no_precise_bn",
                                                                     "a0_full_recipe"))
-    assert [r["train_loss"] for r in no_bn["runs"]] == [r["train_loss"] for r in full["runs"]]
+    assert [r["train_loss"] for r in no_bn["runs"]] == \
+        [r["train_loss"] for r in full["runs"] if r["seed"] in design_search.ABLATION_SEEDS]
 
 
 def test_the_fourth_round_for_room_says_what_its_records_hold():
@@ -401,13 +402,58 @@ def test_the_fourth_round_for_room_says_what_its_records_hold():
     on_page("step5_room.md", "The ramp-down (`s5_ramp_down`) passes the screen on a higher worst "
             "seed with a lower mean")
     full, swa, ramp = (summary(name, 5) for name in ("a0_full_recipe", "s5_swa", "s5_ramp_down"))
-    assert full["seeds"] == swa["seeds"] == ramp["seeds"] == [1, 2, 3]
-    assert swa["train_acc"] == full["train_acc"]
-    assert sum(swa["lows"][seed] < low for seed, low in full["lows"].items()) == 1
-    assert ramp["worst_last_min"] > full["worst_last_min"]
-    assert ramp["last_min_mean"] < full["last_min_mean"]
+    first = [1, 2, 3]
+    assert swa["seeds"] == first and full["seeds"] == ramp["seeds"] == list(range(1, 11))
+    assert swa["train_acc"] == full["train_acc"][:3]
+    assert sum(swa["lows"][seed] < full["lows"][seed] for seed in first) == 1
+    assert min(ramp["lows"][s] for s in first) > min(full["lows"][s] for s in first)
+    assert mean_on(ramp, first) < mean_on(full, first)
     assert "s5_ramp_down, seeds 1-3" in design_search.room_4_verdict()
-    assert design_search.room_4_verdict().splitlines()[-1].startswith("- No choice yet")
+
+
+def test_the_ramp_down_over_10_seeds():
+    on_page("step5_room.md", "Over 10 seeds the ramp-down's worst seed is level with the full "
+            "recipe's, and it is the same seed, seed 10, in both; its mean is lower, so it stops "
+            "at the bar. It holds the exercise's target on fewer validation seeds than the full "
+            "recipe, and the room target on one more. Step 5's recipe is unchanged")
+    on_page("step5_room.md", "Seed 10, the worst of both, had the lowest validation accuracy of "
+            "their 10 seeds in the epoch before the last 4 in both")
+    full, ramp = (summary(name, 5) for name in ("a0_full_recipe", "s5_ramp_down"))
+    for s in (full, ramp):
+        assert min(s["lows"], key=s["lows"].get) == 10
+        assert [low for low in s["last_min"] if low == s["worst_last_min"]] == [s["lows"][10]]
+    assert full["worst_last_min"] == ramp["worst_last_min"]
+    assert ramp["last_min_mean"] < full["last_min_mean"]
+
+    def count(s, line):
+        return sum(low >= line - 1e-9 for low in s["last_min"])
+
+    assert count(ramp, records.TARGET) < count(full, records.TARGET)
+    assert count(ramp, design_search.ROOM_TARGET) == count(full, design_search.ROOM_TARGET) + 1
+    assert "beats it on the first seeds, not on all: stops there" in [
+        line for line in design_search.room_4_verdict().splitlines()
+        if line.startswith("- s5_ramp_down")][0]
+    assert records.recipe_fingerprint(RECIPES[5]) == records.recipe_fingerprint(
+        design_search.CANDIDATES["a0_full_recipe"].recipe)
+    for name in ("a0_full_recipe", "s5_ramp_down"):
+        before = {r["seed"]: r["before"] for r in design_search.seed_profiles(5, [name])}
+        assert min(before, key=before.get) == 10
+
+
+def test_the_best_worst_seed_over_10_validation_seeds():
+    on_page("step5_room.md", "The best worst seed on validation over 10 seeds is still the one the "
+            "third round chose (`s5_f30_training_dropout`, step 5's recipe, its table above). "
+            "That record was made on the earlier machine; the same recipe on this machine "
+            "(`a0_full_recipe`) has a lower worst seed over the same 10 seeds")
+    tenfold = {name: summary(name, 5) for name, c in design_search.CANDIDATES.items()
+               if c.recipe.step == 5 and design_search.validation_record(5, name) is not None}
+    tenfold = {n: s for n, s in tenfold.items() if len(s["seeds"]) >= 10}
+    best = max(tenfold, key=lambda n: tenfold[n]["worst_last_min"])
+    assert best == "s5_f30_training_dropout"
+    assert tenfold["a0_full_recipe"]["worst_last_min"] < tenfold[best]["worst_last_min"]
+    kernels = {n: design_search.validation_record(5, n).get("kernels")  # older records lack it
+               for n in ("a0_full_recipe", best)}
+    assert kernels[best] != kernels["a0_full_recipe"]
 
 
 def test_the_width_lead_widens_the_narrowest_layer_the_budget_allows():
