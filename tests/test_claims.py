@@ -160,6 +160,23 @@ FRONTIER_CLAIMS = {
     "choice": lambda v: (
         v("r4_tied_ema")["seeds"] == [1, 2, 3]
         and v("r4_tied_ema")["worst_last_min"] < min(v("r2_f28_swa")["lows"][s] for s in (1, 2, 3))),
+    "The weight-tied network alone (r3) and with the equal average (r5) stopped at their first "
+    "seeds too: the worst seed of each is below the choice's. r5 measures r3's training seed "
+    "for seed, and the equal average is higher on every seed, as r2 is above r1": lambda v: (
+        v("r3_tied")["seeds"] == v("r5_tied_swa")["seeds"] == [1, 2, 3]
+        and all(v(n)["worst_last_min"] < min(v("r2_f28_swa")["lows"][s] for s in (1, 2, 3))
+                for n in ("r3_tied", "r5_tied_swa"))
+        and v("r3_tied")["train_acc"] == v("r5_tied_swa")["train_acc"]
+        and all(v("r5_tied_swa")["lows"][s] > low for s, low in v("r3_tied")["lows"].items())),
+    "on seeds 1-3 it fits its training images at least as closely as f28's network (r2) and "
+    "validates lower on every seed": lambda v: all(
+        tied >= f28 for tied, f28 in zip(v("r3_tied")["train_end"], v("r2_f28_swa")["train_end"]))
+    and all(v("r3_tied")["lows"][s] < v("r2_f28_swa")["lows"][s] for s in (1, 2, 3)),
+    "So the tied family stops here: its moving average, its equal average and the network alone "
+    "all lie below the choice": lambda v: all(
+        f"- {n}, seeds 1-3:" in line and line.endswith("does not beat it, stops there.")
+        for n in ("r3_tied", "r4_tied_ema", "r5_tied_swa")
+        for line in design_search.round_3_verdict().splitlines() if line.startswith(f"- {n}")),
     "they did not fit their training images less (in r0, r1 and r2 the lowest training accuracy "
     "of the last epoch is a seed's that holds 99.40 %), and their lowest epoch is not one "
     "epoch": lambda v: all(
