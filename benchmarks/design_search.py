@@ -790,8 +790,10 @@ def choice_verdict(step: int, reference: str, candidates, screen_seeds, choice_s
     in ``direct`` on ``choice_seeds`` at once); one that beats it there goes on to
     ``choice_seeds`` and becomes the choice if it beats it on those too (``beats``). One not
     run yet does not hold the choice back: it stays until a later candidate beats it."""
-    def said(s):
-        return f"worst {s['worst_last_min']:.2f} %, mean {s['last_min_mean']:.2f} %"
+    def said(s, other):  # a mean that differs from the other's only past 2 decimals shows 3
+        close = f"{s['last_min_mean']:.2f}" == f"{other['last_min_mean']:.2f}"
+        mean = f"{s['last_min_mean']:.{3 if close else 2}f}"
+        return f"worst {s['worst_last_min']:.2f} %, mean {mean} %"
 
     def seeds_text(seeds):
         return f"seeds {seeds[0]}-{seeds[-1]}"
@@ -808,7 +810,8 @@ def choice_verdict(step: int, reference: str, candidates, screen_seeds, choice_s
             lines.append(f"- {name}: waits for {waiting} on {seeds_text(first)}.")
             settled = False
             continue
-        head = f"- {name}, {seeds_text(first)}: {said(ours)}, against {choice}'s {said(theirs)}"
+        head = (f"- {name}, {seeds_text(first)}: {said(ours, theirs)}, against {choice}'s "
+                f"{said(theirs, ours)}")
         if not beats(ours, theirs):
             lines.append(f"{head}: does not beat it, stops there.")
             continue
@@ -820,7 +823,8 @@ def choice_verdict(step: int, reference: str, candidates, screen_seeds, choice_s
                              f"{seeds_text(choice_seeds)}.")
                 settled = False
                 continue
-            head += (f"; {seeds_text(choice_seeds)}: {said(ours)}, against {said(theirs)}")
+            head += (f"; {seeds_text(choice_seeds)}: {said(ours, theirs)}, against "
+                     f"{said(theirs, ours)}")
             if not beats(ours, theirs):
                 lines.append(f"{head}: beats it on the first seeds, not on all: stops there.")
                 continue

@@ -369,3 +369,22 @@ def test_step7_trains_the_third_rounds_choice_and_keeps_the_record_it_replaced()
         design_search.CANDIDATES[design_search.ROUND_3_REFERENCE].recipe, step=7)) != \
         records.recipe_fingerprint(RECIPES[7])
     assert label in [point[2] for point in design_search.pareto_points("test")]
+
+
+def test_a_verdict_shows_a_mean_that_decides_to_the_digit_that_decides_it(monkeypatch):
+    """Level worst seeds: the higher mean wins, and when the two means agree to 2 decimals
+    the verdict prints 3, so the line shows why one beats the other."""
+    lows = {"ref": (99.37, 99.43, 99.40), "a": (99.38, 99.46, 99.37), "b": (99.37, 99.40, 99.41)}
+
+    def summary_on(step, name, seeds, last=4):
+        values = lows[name]
+        return {"worst_last_min": min(values), "last_min_mean": sum(values) / len(values)}
+
+    monkeypatch.setattr(design_search, "validation_record", lambda step, name: {"runs": []})
+    monkeypatch.setattr(design_search, "summary_on", summary_on)
+    lines = design_search.choice_verdict(5, "ref", ("a", "b"), (1, 2, 3), (1, 2, 3)).splitlines()
+    assert lines[0] == ("- a, seeds 1-3: worst 99.37 %, mean 99.403 %, against ref's worst "
+                        "99.37 %, mean 99.400 %: beats it, the choice now.")
+    assert lines[1] == ("- b, seeds 1-3: worst 99.37 %, mean 99.39 %, against a's worst "
+                        "99.37 %, mean 99.40 %: does not beat it, stops there.")
+    assert lines[-1] == "- Chosen: a; it beats ref."
