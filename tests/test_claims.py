@@ -432,7 +432,7 @@ def test_the_ramp_down_over_10_seeds():
     on_page("step5_room.md", "Over 10 seeds the ramp-down's worst seed is level with the full "
             "recipe's, and it is the same seed, seed 10, in both; its mean is lower, so it stops "
             "at the bar. It holds the exercise's target on fewer validation seeds than the full "
-            "recipe, and the room target on one more. Step 5's recipe is unchanged")
+            "recipe, and the room target on one more.")
     on_page("step5_room.md", "Seed 10, the worst of both, had the lowest validation accuracy of "
             "their 10 seeds in the epoch before the last 4 in both")
     full, ramp = (summary(name, 5) for name in ("a0_full_recipe", "s5_ramp_down"))
@@ -450,27 +450,54 @@ def test_the_ramp_down_over_10_seeds():
     assert "beats it on the first seeds, not on all: stops there" in [
         line for line in design_search.room_4_verdict().splitlines()
         if line.startswith("- s5_ramp_down")][0]
-    assert records.recipe_fingerprint(RECIPES[5]) == records.recipe_fingerprint(
-        design_search.CANDIDATES["a0_full_recipe"].recipe)
     for name in ("a0_full_recipe", "s5_ramp_down"):
         before = {r["seed"]: r["before"] for r in design_search.seed_profiles(5, [name])}
         assert min(before, key=before.get) == 10
 
 
+def test_the_wider_transition_is_the_fourth_rounds_choice_and_not_yet_step5():
+    on_page("step5_room.md", "Over 10 seeds its worst seed is higher than the full recipe's, and "
+            "so is its mean: by the bar **it is the fourth round's choice**. Seed 10, the full "
+            "recipe's worst, is not its worst. It holds the exercise's target on fewer of the 10 "
+            "seeds than the full recipe and the room target on one more")
+    on_page("step5_room.md", "That run has not been made yet: until it is, `RECIPES[5]` and "
+            "step 5's test record above are still the full recipe's.")
+    full, wider = summary("a0_full_recipe", 5), summary("s5_wider_transition", 5)
+    assert full["seeds"] == wider["seeds"] == list(range(1, 11))
+    assert min(wider["lows"][s] for s in (1, 2, 3)) == min(full["lows"][s] for s in (1, 2, 3))
+    assert 0 < mean_on(wider, (1, 2, 3)) - mean_on(full, (1, 2, 3)) < 0.005  # the third decimal
+    assert wider["worst_last_min"] > full["worst_last_min"]
+    assert wider["last_min_mean"] > full["last_min_mean"]
+    assert wider["lows"][10] > wider["worst_last_min"]
+    assert design_search.room_4_verdict().splitlines()[-1] == \
+        "- Chosen: s5_wider_transition; it beats a0_full_recipe."
+
+    def count(s, line):
+        return sum(low >= line - 1e-9 for low in s["last_min"])
+
+    assert count(wider, records.TARGET) < count(full, records.TARGET)
+    assert count(wider, design_search.ROOM_TARGET) == count(full, design_search.ROOM_TARGET) + 1
+    assert records.recipe_fingerprint(RECIPES[5]) == records.recipe_fingerprint(
+        design_search.CANDIDATES["a0_full_recipe"].recipe)
+    test = records.read_results(records.results_path(5, records.RECORDED))
+    assert test["recipe_fingerprint"] == records.recipe_fingerprint(RECIPES[5])
+
+
 def test_the_best_worst_seed_over_10_validation_seeds():
-    on_page("step5_room.md", "The best worst seed on validation over 10 seeds is still the one the "
-            "third round chose (`s5_f30_training_dropout`, step 5's recipe, its table above). "
-            "That record was made on the earlier machine; the same recipe on this machine "
-            "(`a0_full_recipe`) has a lower worst seed over the same 10 seeds")
+    on_page("step5_room.md", "The best worst seed on validation over 10 seeds is now the wider "
+            "transition's, above the third round's choice (`s5_f30_training_dropout`, its table "
+            "above), whose record was made on the earlier machine; the same recipe on this "
+            "machine (`a0_full_recipe`) has a lower worst seed over the same 10 seeds")
     tenfold = {name: summary(name, 5) for name, c in design_search.CANDIDATES.items()
                if c.recipe.step == 5 and design_search.validation_record(5, name) is not None}
     tenfold = {n: s for n, s in tenfold.items() if len(s["seeds"]) >= 10}
-    best = max(tenfold, key=lambda n: tenfold[n]["worst_last_min"])
-    assert best == "s5_f30_training_dropout"
-    assert tenfold["a0_full_recipe"]["worst_last_min"] < tenfold[best]["worst_last_min"]
+    ranked = sorted(tenfold, key=lambda n: tenfold[n]["worst_last_min"], reverse=True)
+    assert ranked[:2] == ["s5_wider_transition", "s5_f30_training_dropout"]
+    assert tenfold[ranked[0]]["worst_last_min"] > tenfold[ranked[1]]["worst_last_min"]
+    assert tenfold["a0_full_recipe"]["worst_last_min"] < tenfold[ranked[1]]["worst_last_min"]
     kernels = {n: design_search.validation_record(5, n).get("kernels")  # older records lack it
-               for n in ("a0_full_recipe", best)}
-    assert kernels[best] != kernels["a0_full_recipe"]
+               for n in ("a0_full_recipe", ranked[1])}
+    assert kernels[ranked[1]] != kernels["a0_full_recipe"]
 
 
 def test_the_width_lead_widens_the_narrowest_layer_the_budget_allows():
