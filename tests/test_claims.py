@@ -442,11 +442,9 @@ def test_the_ramp_down_over_10_seeds():
     assert full["worst_last_min"] == ramp["worst_last_min"]
     assert ramp["last_min_mean"] < full["last_min_mean"]
 
-    def count(s, line):
-        return sum(low >= line - 1e-9 for low in s["last_min"])
-
-    assert count(ramp, records.TARGET) < count(full, records.TARGET)
-    assert count(ramp, design_search.ROOM_TARGET) == count(full, design_search.ROOM_TARGET) + 1
+    assert holding(ramp, records.TARGET) < holding(full, records.TARGET)
+    assert holding(ramp, design_search.ROOM_TARGET) == \
+        holding(full, design_search.ROOM_TARGET) + 1
     assert "beats it on the first seeds, not on all: stops there" in [
         line for line in design_search.room_4_verdict().splitlines()
         if line.startswith("- s5_ramp_down")][0]
@@ -472,11 +470,9 @@ def test_the_wider_transition_is_the_fourth_rounds_choice_and_not_yet_step5():
     assert design_search.room_4_verdict().splitlines()[-1] == \
         "- Chosen: s5_wider_transition; it beats a0_full_recipe."
 
-    def count(s, line):
-        return sum(low >= line - 1e-9 for low in s["last_min"])
-
-    assert count(wider, records.TARGET) < count(full, records.TARGET)
-    assert count(wider, design_search.ROOM_TARGET) == count(full, design_search.ROOM_TARGET) + 1
+    assert holding(wider, records.TARGET) < holding(full, records.TARGET)
+    assert holding(wider, design_search.ROOM_TARGET) == \
+        holding(full, design_search.ROOM_TARGET) + 1
     assert records.recipe_fingerprint(RECIPES[5]) == records.recipe_fingerprint(
         design_search.CANDIDATES["a0_full_recipe"].recipe)
     test = records.read_results(records.results_path(5, records.RECORDED))
