@@ -233,6 +233,9 @@ STRONG_AUG = utils.Augment(degrees=10, translate=0.1, scale=(0.9, 1.1))
 # Step 5's recipe before the search for room (docs/step5_room.md) chose its training: the
 # searches started from it, and its test record is kept beside step 5's.
 STEP5_BEFORE_ROOM_RECORD = DATA / "results" / "before_room" / "step5.json"
+# The third round's choice (s5_f30_training_dropout) was step 5's recipe until the fourth round
+# chose s5_wider_transition: its test record is kept.
+STEP5_BEFORE_ROUND_4_RECORD = DATA / "results" / "before_round_4" / "step5.json"
 STEP5_BEFORE_ROOM = utils.Recipe(
     step=5, title="Augmentation and OneCycle", role="final", model=model.Step4Net, epochs=15,
     batch_size=128, optimizer=sgd(0.05, nesterov=True, weight_decay=1e-4),
@@ -370,7 +373,7 @@ derive("s5_ema", "s5_recipe", "s5_recipe measured on a moving average of its wei
        "for seed", average_decay=0.999)
 derive("s5_f30_training_dropout", "s5_f30_training", "s5_f30_training with step 5's dropout "
        "(0.05 after every block) kept", model=model.Step4Net)
-# Chosen by round 3: it is step 5's recipe now (RECIPES[5]; a test checks they train the same).
+# Chosen by round 3: step 5's recipe until round 4 (its test record: STEP5_BEFORE_ROUND_4_RECORD).
 
 # Step 5's recipe taken apart (docs/step5_ablation.md): one ingredient removed, or replaced by
 # step 4's choice, at a time, on validation seeds 1-3, trained one seed at a time as the
@@ -433,6 +436,8 @@ derive("s5_wider_transition", ABLATION_REFERENCE, "step 5's recipe on step 5's n
        "its narrowest layer, the 1x1 transition after the pool, 9 channels wide instead of 8 "
        "(7,914 params, of the 8,000 the budget allows)",
        model=net(layered, (10, 16, 9, 16, 16, 16), dropout=0.05))
+# Chosen by round 4: it is step 5's recipe now (RECIPES[5], on model.Step5Net, which draws the
+# same initial weights; a test checks they train the same).
 
 # The frontier's second round (docs/frontier_search.md, its bar written before these run): the
 # woolly-of-cv family, two pools and narrow padded convs, first with its own training.

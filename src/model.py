@@ -119,6 +119,30 @@ class Step4Net(Net):
         )
 
 
+class Step5Net(Net):
+    """Step 4's network with its narrowest layer, the 1x1 transition after the pool, 9 channels
+    wide instead of 8: every feature after the pool passes through it, and one more channel
+    still fits the budget. Chosen on the validation split as candidate s5_wider_transition
+    (``benchmarks/design_search.py``, docs/step5_room.md); its layers are built in the
+    candidate's order, so a seed draws the candidate's initial weights."""
+
+    def __init__(self, dropout=0.05):
+        super().__init__()
+        block = dict(bn=True, dropout=dropout)
+        self.features = nn.Sequential(
+            conv_block(1, 10, **block),      # out 10x26x26, RF 3
+            conv_block(10, 16, **block),     # out 16x24x24, RF 5
+            nn.MaxPool2d(2),                 # out 16x12x12, RF 6
+            conv_block(16, 9, 1, **block),   # out 9x12x12, RF 6
+            conv_block(9, 16, **block),      # out 16x10x10, RF 10
+            conv_block(16, 16, **block),     # out 16x8x8, RF 14
+            conv_block(16, 16, **block),     # out 16x6x6, RF 18
+            nn.AdaptiveAvgPool2d(1),         # out 16x1x1, RF 28
+            nn.Conv2d(16, 10, 1),            # out 10x1x1, RF 28
+            nn.Flatten(),
+        )
+
+
 class Step6Net(Net):
     """Depthwise-separable convs: a 3x3 filter per channel, then a 1x1 mix, cost 1/9 + 1/c_out
     of a full 3x3 conv, about a seventh at 36 channels. So after the pool the network can be 36

@@ -11,6 +11,7 @@ from steps import RECIPES
 
 DOCS = utils.REPO_ROOT / "docs"
 BEFORE_ROOM = design_search.STEP5_BEFORE_ROOM_RECORD
+BEFORE_ROUND_4 = design_search.STEP5_BEFORE_ROUND_4_RECORD
 
 
 def summary(name: str, step: int) -> dict:
@@ -314,7 +315,7 @@ def test_step5s_test_record_with_the_chosen_recipe():
                              "epoch is its first clean epoch")
     on_page("step5_room.md", "Against the first recipe's test record, the mean of the seeds' "
                              "lowest epochs is higher and the worst seed is level, on the line.")
-    test = records.read_results(records.results_path(5, records.RECORDED))
+    test = records.read_results(BEFORE_ROUND_4)
     first = records.summarize_runs(records.read_results(BEFORE_ROOM))
     s = records.summarize_runs(test)
     assert records.held(test) == (5, 5, s["worst_last_min"])
@@ -503,10 +504,10 @@ def test_the_width_lead_widens_the_narrowest_layer_the_budget_allows():
     def out_channels(net):
         return [m.out_channels for m in net.modules() if hasattr(m, "out_channels")]
 
-    widths = (10, 16, 8, 16, 16, 16)  # step 5's convs before the classifier
-    assert out_channels(RECIPES[5].model()) == [*widths, 10]
-    step5 = utils.count_parameters(RECIPES[5].model())
-    assert utils.count_parameters(design_search.layered(widths, dropout=0.05)) == step5
+    widths = (10, 16, 8, 16, 16, 16)  # the convs before the classifier, step 5's until round 4
+    assert out_channels(RECIPES[4].model()) == [*widths, 10]
+    step4 = utils.count_parameters(RECIPES[4].model())
+    assert utils.count_parameters(design_search.layered(widths, dropout=0.05)) == step4
     wider = [utils.count_parameters(design_search.layered(
         widths[:i] + (widths[i] + 1,) + widths[i + 1:], dropout=0.05)) for i in range(6)]
     assert sum(count < 8_000 for count in wider) == 5

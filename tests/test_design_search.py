@@ -83,15 +83,33 @@ def test_every_recorded_candidate_still_trains_what_its_record_measured(name, pa
     assert recorded["params"] == utils.count_parameters(recipe.model())
 
 
-def test_step5_trains_the_recipe_its_search_for_room_chose_and_keeps_its_first_one():
-    """docs/step5_room.md's verdict names the chosen candidate: RECIPES[5] trains exactly it,
-    and the recipe it replaced still trains what its test record measured."""
+def test_step5_trains_the_recipe_its_search_for_room_chose_and_keeps_the_ones_it_replaced():
+    """docs/step5_room.md's fourth round names its choice: RECIPES[5] trains exactly it, on
+    Step5Net, which builds the candidate's layers in the candidate's order (so a seed of step 5
+    draws the candidate's initial weights); the recipes it replaced still train what their
+    test records measured."""
     from steps import RECIPES
 
-    chosen = design_search.room_verdict().splitlines()[-1]
-    assert chosen == "- Chosen: s5_f30_training_dropout."
-    assert records.recipe_fingerprint(RECIPES[5]) == records.recipe_fingerprint(
-        design_search.CANDIDATES["s5_f30_training_dropout"].recipe)
+    chosen = design_search.room_4_verdict().splitlines()[-1]
+    name = chosen.removeprefix("- Chosen: ").split(";")[0]
+    assert name in design_search.ROOM_4, chosen
+    candidate = design_search.CANDIDATES[name].recipe
+    ours, theirs = records.recipe_traits(RECIPES[5]), records.recipe_traits(candidate)
+    # the network's hash names its parameters, and Step5Net keeps its layers in .features
+    assert {k for k in {**ours, **theirs} if ours.get(k) != theirs.get(k)} == {"model"}
+    for seed in (1, 2, 3, 4, 5):
+        torch.manual_seed(seed)
+        step5 = RECIPES[5].model()
+        torch.manual_seed(seed)
+        built = candidate.model()
+        assert [repr(m) for m in step5.features] == [repr(m) for m in built]
+        assert all(torch.equal(a, b) for a, b in zip(step5.state_dict().values(),
+                                                     built.state_dict().values(), strict=True))
+    third = records.read_results(design_search.STEP5_BEFORE_ROUND_4_RECORD)
+    assert design_search.room_verdict().splitlines()[-1] == "- Chosen: s5_f30_training_dropout."
+    assert third["recipe_fingerprint"] == records.recipe_fingerprint(
+        design_search.CANDIDATES["s5_f30_training_dropout"].recipe) != \
+        records.recipe_fingerprint(RECIPES[5])
     first = records.read_results(design_search.STEP5_BEFORE_ROOM_RECORD)
     assert first["recipe_fingerprint"] == \
         records.recipe_fingerprint(design_search.STEP5_BEFORE_ROOM) != \

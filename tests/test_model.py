@@ -51,8 +51,21 @@ def test_parameter_budgets_of_the_story():
     assert len(frontier) == 1 and params[frontier[0]] < 4_000
 
 
-def test_final_step_changes_only_the_training():
-    assert RECIPES[5].model is RECIPES[4].model is model.Step4Net
+def test_final_step_widens_step4s_transition_by_one_channel_and_changes_the_training():
+    """Step 5 is step 4's network with the 1x1 transition after the pool one channel wider
+    (9, not 8), and every other layer the same; the rest of what it changes is training."""
+    assert RECIPES[4].model is model.Step4Net and RECIPES[5].model is model.Step5Net
+
+    def layers(net):
+        return [(type(m).__name__, tuple(getattr(m, "weight", torch.empty(0)).shape))
+                for m in net.modules() if not list(m.children())]
+
+    four, five = layers(model.Step4Net()), layers(model.Step5Net())
+    assert len(four) == len(five)
+    assert [(a, b) for a, b in zip(four, five) if a != b] == [
+        (("Conv2d", (8, 16, 1, 1)), ("Conv2d", (9, 16, 1, 1))),  # the transition, 16 -> 9
+        (("BatchNorm2d", (8,)), ("BatchNorm2d", (9,))),
+        (("Conv2d", (16, 8, 3, 3)), ("Conv2d", (16, 9, 3, 3)))]  # the conv that reads it
     assert RECIPES[4].augment is None and RECIPES[5].augment is not None
 
 

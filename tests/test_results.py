@@ -198,6 +198,7 @@ def test_the_table_of_changes_names_what_each_recipe_changes():
     table = records.step_changes_table().splitlines()[2:]
     assert len(table) == len(RECIPES)
     five, six = (next(row for row in table if row.startswith(f"| {s}. ")) for s in (5, 6))
-    assert "`Step4Net`, unchanged" in five and "precise BN" in five and "5 seeds" in five
+    assert "`Step5Net`: Step 4's network with its narrowest layer" in five
+    assert "precise BN" in five and "5 seeds" in five
     assert "last 4 epochs un-augmented" in five
     assert "no precise BN" in six and "augmentation" not in six  # step 6 keeps step 5's
