@@ -390,15 +390,18 @@ root("a0_full_recipe", "step 5's recipe (s5_f30_training_dropout) trained again 
      dataclasses.replace(CANDIDATES[ABLATION_REFERENCE].recipe, role="ablation"))
 
 
-def ablate(name, ingredient, expectation, expected, **fields):
-    """``name`` is step 5's recipe without ``ingredient``; ``expected``: the range (points)
-    the mean of the lowest of the last 4 epochs was expected to move by, written before the
-    runs."""
-    derive(name, ABLATION_REFERENCE, f"step 5's recipe without {ingredient}", **fields)
+def ablate(name, ingredient, expectation, expected, parent=ABLATION_REFERENCE,
+           full="a0_full_recipe", **fields):
+    """``name`` is ``parent`` (a recipe of step 5) without ``ingredient``, paired seed for seed
+    with ``full``, the same recipe trained on the same machine; ``expected``: the range
+    (points) the mean of the lowest of the last 4 epochs was expected to move by, written
+    before the runs."""
+    whose = "step 5's recipe" if parent == ABLATION_REFERENCE else parent
+    derive(name, parent, f"{whose} without {ingredient}", **fields)
     candidate = CANDIDATES[name]  # the role labels its record; it changes nothing it trains
     CANDIDATES[name] = dataclasses.replace(
         candidate, recipe=dataclasses.replace(candidate.recipe, role="ablation"))
-    ABLATION[name] = (ingredient, expectation, expected, "a0_full_recipe")
+    ABLATION[name] = (ingredient, expectation, expected, full)
 
 
 ablate("a1_no_augmentation", "augmentation (every epoch on the plain images)",
@@ -438,6 +441,31 @@ derive("s5_wider_transition", ABLATION_REFERENCE, "step 5's recipe on step 5's n
        model=net(layered, (10, 16, 9, 16, 16, 16), dropout=0.05))
 # Chosen by round 4: it is step 5's recipe now (RECIPES[5], on model.Step5Net, which draws the
 # same initial weights; a test checks they train the same).
+
+# Step 5's recipe since round 4 taken apart the same way (docs/step5_ablation.md), each paired
+# with s5_wider_transition's own validation seeds 1-3 (this machine's). What each removal was
+# expected to do was written before the runs, with the first ablation's results on step 4's
+# network (a1-a5 above) in hand.
+WIDER = "s5_wider_transition"
+ablate("b1_no_augmentation", "augmentation (every epoch on the plain images)",
+       "level, as on step 4's network (a1): three seeds did not see augmentation's worth there",
+       (-0.06, 0.06), parent=WIDER, full=WIDER, augment=None)
+ablate("b2_step4_schedule", "the one-cycle schedule (step 4's: 0.05, times 0.2 every 6 epochs)",
+       "lower, the one removal the first ablation saw clearly (a2)", (-0.15, -0.02),
+       parent=WIDER, full=WIDER, scheduler=RECIPES[4].scheduler, scheduler_per_batch=False)
+ablate("b3_no_clean_epochs", "the clean last epochs (augmented to the end)",
+       "level, as on step 4's network (a3)", (-0.06, 0.04), parent=WIDER, full=WIDER,
+       clean_last_epochs=0)
+ablate("b4_no_precise_bn", "precise BatchNorm (the running statistics as trained)",
+       "the same training; only the measured statistics change: a little lower, as a4",
+       (-0.08, 0.01), parent=WIDER, full=WIDER, bn_stats_images=0)
+ablate("b5_no_weight_decay", "weight decay (SGD with Nesterov momentum alone)",
+       "level, as on step 4's network (a5)", (-0.05, 0.05), parent=WIDER, full=WIDER,
+       optimizer=sgd(0.05, nesterov=True))
+ablate("b6_no_dropout", "dropout (0.05 after every block)",
+       "a little lower: dropout kept is what lifted the third round's worst seed "
+       "(s5_f30_training_dropout against s5_f30_training)", (-0.10, 0.02), parent=WIDER,
+       full=WIDER, model=net(layered, (10, 16, 9, 16, 16, 16)))
 
 # The frontier's second round (docs/frontier_search.md, its bar written before these run): the
 # woolly-of-cv family, two pools and narrow padded convs, first with its own training.
@@ -687,20 +715,33 @@ def ablation_pair(name: str, last: int = 4):
     return seeds, *(records.summarize_runs(on_seeds(r, seeds), last) for r in (results, reference))
 
 
-def ablation_table(last: int = 4) -> str:
+# The ablation of step 5's recipe now, and the first one, of its recipe before round 4: the
+# full recipes whose ablations each table shows.
+ABLATION_NOW = (WIDER,)
+ABLATION_BEFORE_ROUND_4 = ("a0_full_recipe", ABLATION_REFERENCE)
+
+
+def ablated(full_recipes=ABLATION_NOW) -> list[str]:
+    """The ablations paired with ``full_recipes``, in the order defined."""
+    return [name for name, entry in ABLATION.items() if entry[3] in full_recipes]
+
+
+def ablation_table(*full_recipes: str, last: int = 4) -> str:
     """Step 5's ablation: per ingredient removed, the worst seed's lowest validation accuracy
     of the last epochs and the mean over seeds, against the full recipe on the same seeds, and
     whether the change of the mean fell in the range expected before the runs."""
+    full_recipes = full_recipes or ABLATION_NOW
     rows = [f"| Ingredient removed | Candidate | Full recipe | Seeds | Worst % | Mean % | "
             f"Worst vs full | Mean vs full | Expected (mean vs full) | As expected |",
             "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
-    for name in ("a0_full_recipe", ABLATION_REFERENCE):
+    for name in full_recipes:
         full = validation_record(5, name)
         if full:
             s = records.summarize_runs(on_seeds(full, ABLATION_SEEDS), last)
             rows.append(f"| nothing: the full recipe | {name} | | {len(s['seeds'])} | "
                         f"{s['worst_last_min']:.2f} | {s['last_min_mean']:.2f} | | | | |")
-    for name, (ingredient, _, expected, paired) in ABLATION.items():
+    for name in ablated(full_recipes):
+        ingredient, _, expected, paired = ABLATION[name]
         seeds, s, ref = ablation_pair(name, last)
         span = f"{expected[0]:+.2f} to {expected[1]:+.2f}" if expected else "none written"
         if not seeds:
@@ -724,12 +765,12 @@ def ablation_table(last: int = 4) -> str:
     return "\n".join(rows)
 
 
-def ablation_expectations() -> str:
+def ablation_expectations(*full_recipes: str) -> str:
     """What each removal was expected to do, as written before the runs."""
-    return "\n".join(f"- `{name}`, without {ingredient}: {expectation}"
-                      + (f" (mean {expected[0]:+.2f} to {expected[1]:+.2f} points)."
-                         if expected else ".")
-                      for name, (ingredient, expectation, expected, _) in ABLATION.items())
+    return "\n".join(f"- `{name}`, without {ABLATION[name][0]}: {ABLATION[name][1]}"
+                      + (f" (mean {ABLATION[name][2][0]:+.2f} to {ABLATION[name][2][1]:+.2f} "
+                         "points)." if ABLATION[name][2] else ".")
+                      for name in ablated(full_recipes or ABLATION_NOW))
 
 
 ROUND_2 = ("w1_woolly", "w2_woolly_frontier_training", "w3_woolly_clean", "w4_woolly_separable",

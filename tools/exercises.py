@@ -110,9 +110,10 @@ def worst_seed(step: int) -> str:
 def ablation_largest_loss() -> str:
     """The ingredient whose removal cost the most, on the ablation's seeds."""
     losses = []
-    for name, (ingredient, *_) in design_search.ABLATION.items():
+    for name in design_search.ablated():
+        ingredient = design_search.ABLATION[name][0]
         seeds, mine, full = design_search.ablation_pair(name)
-        if not seeds:
+        if len(seeds) < len(design_search.ABLATION_SEEDS):
             return "Not recorded yet: the ablation (docs/step5_ablation.md) has not run."
         losses.append((mine["last_min_mean"] - full["last_min_mean"], ingredient, name))
     losses.sort()
@@ -125,8 +126,8 @@ def ablation_largest_loss() -> str:
 def precise_bn_training() -> str:
     """Whether removing precise BN changed the training histories (it only changes what is
     measured), seed for seed on the ablation's machine."""
-    full = design_search.validation_record(5, "a0_full_recipe")
-    without = design_search.validation_record(5, "a4_no_precise_bn")
+    full = design_search.validation_record(5, design_search.WIDER)
+    without = design_search.validation_record(5, "b4_no_precise_bn")
     if not full or not without:
         return "Not recorded yet: the ablation (docs/step5_ablation.md) has not run."
     pairs = [(a, b) for a in full["runs"] for b in without["runs"] if a["seed"] == b["seed"]]

@@ -82,6 +82,8 @@ ARGUMENT_GENERATORS = {
     "timing-of": timing_of,
     "rf-worked": lambda step: records.receptive_field_worked(int(step)),
     "answer": lambda name: exercises.ANSWERS[name](),
+    "ablation-table": design_search.ablation_table,  # the full recipes whose ablation it shows
+    "ablation-expectations": design_search.ablation_expectations,
 }
 BLOCK = re.compile(r"^(?P<prefix>(?:# )?)(?P<open><!-- generated: (?P<name>[\w-]+)"
                    r"(?P<arguments>(?: [\w./-]+)*) -->\n)"
