@@ -17,9 +17,9 @@
 #
 # ## Target
 #
-# Step 5 holds the target with step 4's network. This step keeps the target and most of step
-# 5's training (all but its dropout and precise BN, below), and asks for fewer parameters, by
-# changing where the parameters go.
+# Step 5 holds the target with step 4's network, one channel wider. This step keeps the target
+# and most of step 5's training (all but its dropout and precise BN, below), and asks for fewer
+# parameters, by changing where the parameters go.
 #
 # - **Depthwise-separable convs.** A full 3x3 conv gives every output channel its own 3x3
 #   filter over every input channel. A depthwise-separable conv splits that in two: one 3x3

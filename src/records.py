@@ -312,29 +312,49 @@ def recipe_traits(recipe, seed: int = 1, train_size: int = 60_000) -> dict:
                if getattr(recipe, name)}}
 
 
+def processor(device) -> str:
+    """The processor that runs the kernels: the GPU's name, or the CPU's model name and the
+    vector instructions torch dispatches to on it (``AVX2``, ``AVX512``, ...)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                      if line.startswith("model name")), "")
+    return f"{model or 'cpu'} ({torch.backends.cpu.get_cpu_capability()})"
+
+
 def kernels_fingerprint(device) -> str:
-    """A short hash of two training steps of step 4's network on a fixed batch, on
-    ``device``, with this process's threads. A seed repeats its recorded digits only where the
-    same torch version sums floating point in the same order: the same machine, or one whose
-    hash is the same. Another CPU with the same torch version can give another hash, and then
-    the same seed trains a run that differs in its digits."""
+    """A short hash of the processor (``processor``), this process's threads, and two
+    training steps on a fixed batch, augmented as step 5 augments, of step 4's network and of
+    step 7's depthwise-separable one, on ``device``. A seed repeats its recorded digits only
+    where the same torch version sums floating point in the same order. Another hash means it
+    will not; the same hash is the evidence that it will, not a proof: two CPUs whose hash
+    before the processor was part of it were the same (``7b8dd689f02f891f``) trained
+    ``a0_full_recipe``'s seed 1 differently from its first epoch (docs/step5_ablation.md)."""
     import model
 
     device = torch.device(device)
+    weights = hashlib.sha256(f"{processor(device)}, {torch.get_num_threads()} threads".encode())
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(0)
-        net = model.Step4Net().to(device)
-        optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True)
-        x = torch.randn(64, 1, 28, 28).to(device)
+        generator = torch.Generator().manual_seed(0)
+        x = torch.randn(64, 1, 28, 28)
+        x = utils.augment_batch(x, utils.Augment(degrees=10, translate=0.1, scale=(0.9, 1.1)),
+                                generator).to(device)
         y = torch.randint(0, 10, (64,)).to(device)
-        for _ in range(2):
-            loss = torch.nn.functional.cross_entropy(net(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    weights = hashlib.sha256(f"{torch.get_num_threads()} threads".encode())
-    for tensor in net.state_dict().values():
-        weights.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        for build in (model.Step4Net, model.Step7Net):
+            net = build().to(device)
+            optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+            for _ in range(2):
+                loss = torch.nn.functional.cross_entropy(net(x), y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            for tensor in net.state_dict().values():
+                weights.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return weights.hexdigest()[:16]
 
 

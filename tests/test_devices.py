@@ -101,7 +101,7 @@ def test_a_seed_repeats_its_recorded_first_epoch_where_the_kernels_are_the_same(
     """One full-mode epoch of step 5's recipe, seed 1, stopped after its first measurement,
     against a record made with the current engine: the same digits, exactly, on a machine
     whose kernels fingerprint is the record's (elsewhere the seed trains another run)."""
-    name = "a0_full_recipe"
+    name = "b0_full_recipe"  # step 5's recipe, recorded with the fingerprint of today
     record = design_search.validation_record(5, name)
     here = records.kernels_fingerprint("cpu")
     if record is None or (record.get("kernels"), record["torch_version"]) != (

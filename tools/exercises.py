@@ -126,7 +126,7 @@ def ablation_largest_loss() -> str:
 def precise_bn_training() -> str:
     """Whether removing precise BN changed the training histories (it only changes what is
     measured), seed for seed on the ablation's machine."""
-    full = design_search.validation_record(5, design_search.WIDER)
+    full = design_search.validation_record(5, "b0_full_recipe")
     without = design_search.validation_record(5, "b4_no_precise_bn")
     if not full or not without:
         return "Not recorded yet: the ablation (docs/step5_ablation.md) has not run."
