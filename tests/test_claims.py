@@ -213,17 +213,23 @@ def test_what_the_frontier_search_learned_holds_in_its_records(claim):
     assert FRONTIER_CLAIMS[claim](lambda name: summary(name, 6)), claim
 
 
-def test_step6_leaves_more_room_than_step5():
+def test_step6_keeps_the_room_with_fewer_parameters_but_not_step5s_worst_seed():
     """The README's and step 6's notebook's claim, held to both test records."""
     readme = " ".join((utils.REPO_ROOT / "README.md").read_text().split())
-    assert "with fewer parameters, the separable convs leave every test seed further above the " \
-        "line than step 5's worst seed" in readme
+    assert "with fewer parameters, the separable convs keep every test seed at the room that " \
+        "step 5's search asked for, though not as high as step 5's worst seed" in readme
+    assert "Step 6 holds it with fewer parameters;" in readme
     notebook = " ".join((utils.REPO_ROOT / "notebooks" / "step6_separable.py").read_text()
                         .replace("# ", "").split())
-    assert "its worst seed sits further above the line than step 5's" in notebook
-    worst = {step: records.held(records.read_results(records.results_path(step, records.RECORDED)))
-             for step in (5, 6)}
-    assert worst[6][0] == worst[6][1] and worst[6][2] > worst[5][2] >= records.TARGET
+    assert "every seed keeps the room step 5's search asked for in each of the last 4 epochs, " \
+        "though its worst seed sits a little lower than step 5's" in notebook
+    held = {step: records.held(records.read_results(records.results_path(step, records.RECORDED)),
+                               design_search.ROOM_TARGET) for step in (5, 6)}
+    assert held[6][0] == held[6][1] == held[5][0] == held[5][1]  # every seed of both at the room
+    assert held[5][2] > held[6][2] >= design_search.ROOM_TARGET
+    params = {step: records.read_results(records.results_path(step, records.RECORDED))["params"]
+              for step in (5, 6)}
+    assert params[6] < params[5]
 
 
 def test_f30s_training_on_step5s_network_lifts_the_mean_not_the_worst_seed():
@@ -334,14 +340,23 @@ def test_step5s_notebook_analysis():
                         .replace("# ", "").split())
     for sentence in ("while the images are augmented, training accuracy (measured on them, "
                      "dropout on) stays below the test accuracy, where step 4's ended above it",
-                     "on no seed more than a few hundredths above it",
+                     "it still ends below the test accuracy on every seed",
+                     "every seed keeps the room asked for (the second search's target, in each "
+                     "of the last 4 epochs), so the goal of room on every seed is met",
+                     "Over 10 seeds of the validation split it lifted the worst seed of the same "
+                     "training on step 4's network, not the number of seeds that hold",
                      "the same training without dropout fitted its training images more "
                      "closely on every seed and did not lift the worst seed"):
         assert sentence in notebook, sentence
     augmented = RECIPES[5].epochs - RECIPES[5].clean_last_epochs
     for run in records.read_results(records.results_path(5, records.RECORDED))["runs"]:
         assert all(t < a for t, a in zip(run["train_acc"][:augmented], run["test_acc"]))
-        assert run["train_acc"][-1] - run["test_acc"][-1] < 0.05
+        assert run["train_acc"][-1] < run["test_acc"][-1]
+    assert records.held(records.read_results(records.results_path(5, records.RECORDED)),
+                        design_search.ROOM_TARGET)[0] == len(RECIPES[5].seeds)
+    wider, full = summary("s5_wider_transition", 5), summary("a0_full_recipe", 5)
+    assert wider["worst_last_min"] > full["worst_last_min"]
+    assert holding(wider) <= holding(full)
     step4 = records.read_results(records.results_path(4, records.RECORDED))["runs"][0]
     assert step4["train_acc"][-1] > step4["test_acc"][-1]
     dropout, no_dropout = summary("s5_f30_training_dropout", 5), summary("s5_f30_training", 5)
@@ -455,13 +470,11 @@ def test_the_ramp_down_over_10_seeds():
         assert min(before, key=before.get) == 10
 
 
-def test_the_wider_transition_is_the_fourth_rounds_choice_and_not_yet_step5():
+def test_the_wider_transition_is_the_fourth_rounds_choice():
     on_page("step5_room.md", "Over 10 seeds its worst seed is higher than the full recipe's, and "
             "so is its mean: by the bar **it is the fourth round's choice**. Seed 10, the full "
             "recipe's worst, is not its worst. It holds the exercise's target on fewer of the 10 "
             "seeds than the full recipe and the room target on one more")
-    on_page("step5_room.md", "That run has not been made yet: until it is, `RECIPES[5]` and "
-            "step 5's test record above are still the full recipe's.")
     full, wider = summary("a0_full_recipe", 5), summary("s5_wider_transition", 5)
     assert full["seeds"] == wider["seeds"] == list(range(1, 11))
     assert min(wider["lows"][s] for s in (1, 2, 3)) == min(full["lows"][s] for s in (1, 2, 3))
@@ -475,17 +488,37 @@ def test_the_wider_transition_is_the_fourth_rounds_choice_and_not_yet_step5():
     assert holding(wider, records.TARGET) < holding(full, records.TARGET)
     assert holding(wider, design_search.ROOM_TARGET) == \
         holding(full, design_search.ROOM_TARGET) + 1
-    assert records.recipe_fingerprint(RECIPES[5]) == records.recipe_fingerprint(
-        design_search.CANDIDATES["a0_full_recipe"].recipe)
+
+
+def test_step5s_test_record_with_the_fourth_rounds_choice():
+    on_page("step5_room.md", "On the test set every seed holds the room target in each of its "
+            "last 4 epochs: the issue's goal for the final step, the room target on each of 5 "
+            "seeds of the test set, is met. Its worst seed is above the worst seed of the recipe it "
+            "replaced")
+    on_page("step5_room.md", "and so is the mean of the seeds' lowest epochs; the two were not "
+            "compared to choose. On the validation split the same recipe did not hold the room "
+            "target on most of its 10 seeds")
+    readme = " ".join((utils.REPO_ROOT / "README.md").read_text().split())
+    assert "**5 of 5 seeds**, and step 5 with room above the line on every seed." in readme
     test = records.read_results(records.results_path(5, records.RECORDED))
+    # RECIPES[5] trains s5_wider_transition's runs (test_design_search holds it)
     assert test["recipe_fingerprint"] == records.recipe_fingerprint(RECIPES[5])
+    assert test["eval_set"] == "test" and [run["seed"] for run in test["runs"]] == [1, 2, 3, 4, 5]
+    met, seeds, worst = records.held(test, design_search.ROOM_TARGET)
+    assert met == seeds == 5
+    before = records.summarize_runs(records.read_results(BEFORE_ROUND_4))
+    now = records.summarize_runs(test)
+    assert now["worst_last_min"] > before["worst_last_min"]
+    assert now["last_min_mean"] > before["last_min_mean"]
+    wider = summary("s5_wider_transition", 5)
+    assert holding(wider, design_search.ROOM_TARGET) < len(wider["seeds"]) / 2
 
 
 def test_the_best_worst_seed_over_10_validation_seeds():
     on_page("step5_room.md", "The best worst seed on validation over 10 seeds is now the wider "
             "transition's, above the third round's choice (`s5_f30_training_dropout`, its table "
             "above), whose record was made on the earlier machine; the same recipe on this "
-            "machine (`a0_full_recipe`) has a lower worst seed over the same 10 seeds")
+            "round's machine (`a0_full_recipe`) has a lower worst seed over the same 10 seeds")
     tenfold = {name: summary(name, 5) for name, c in design_search.CANDIDATES.items()
                if c.recipe.step == 5 and design_search.validation_record(5, name) is not None}
     tenfold = {n: s for n, s in tenfold.items() if len(s["seeds"]) >= 10}
