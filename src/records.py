@@ -330,10 +330,10 @@ def kernels_fingerprint(device) -> str:
     """A short hash of the processor (``processor``), this process's threads, and two
     training steps on a fixed batch, augmented as step 5 augments, of step 4's network and of
     step 7's depthwise-separable one, on ``device``. A seed repeats its recorded digits only
-    where the same torch version sums floating point in the same order. Another hash means it
-    will not; the same hash is the evidence that it will, not a proof: two CPUs whose hash
-    before the processor was part of it were the same (``7b8dd689f02f891f``) trained
-    ``a0_full_recipe``'s seed 1 differently from its first epoch (docs/step5_ablation.md)."""
+    where the same torch version sums floating point in the same order. Under another hash,
+    expect another run; the same hash is evidence that a seed repeats, not proof: two CPUs
+    whose hash was the same before it named the processor (``7b8dd689f02f891f``) trained step
+    5's seed 1 differently from its first epoch (docs/step5_ablation.md)."""
     import model
 
     device = torch.device(device)

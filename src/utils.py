@@ -136,7 +136,7 @@ def seed_everything(seed: int) -> torch.Generator:
     What repeats: a seed repeats its run on the same machine with the same torch version.
     Elsewhere it does not, to the digit: a GPU draws dropout masks from its own generator, and
     another GPU or CPU may sum floating point in another order (``records.kernels_fingerprint``
-    tells machines apart)."""
+    tells such machines apart, as far as a few training steps can)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -556,3 +556,24 @@ def test_the_digits_the_failing_seeds_miss_are_not_counted_yet():
             "of the last epochs by training a candidate's seeds again, and writes them only if "
             "every seed repeats its record to the digit; it has not been run on the choice yet.")
     assert not (design_search.TUNING / "r2_f28_swa" / "missed_digits.json").exists()
+
+
+def test_the_old_kernels_hash_did_not_tell_the_fourth_rounds_machine_from_the_ablations():
+    on_page("step5_ablation.md", "Its first run, `b4_no_precise_bn` seed 1 (kept in "
+            "`Data/tuning/kernels_check/step5.json`), should have trained exactly as "
+            "`s5_wider_transition`'s seed 1 (precise BN changes only what is measured); it did "
+            "not, from the first epoch on.")
+    on_page("step5_ablation.md", "Its seed 1 trains exactly as that first `b4_no_precise_bn` run "
+            "did, so this machine repeats its own runs.")
+    check = records.read_results(design_search.TUNING / "kernels_check" / "step5.json")
+    wider = design_search.validation_record(5, "s5_wider_transition")
+    again = design_search.validation_record(5, "b0_full_recipe")
+    first, = check["runs"]
+    theirs = next(run for run in wider["runs"] if run["seed"] == first["seed"])
+    ours = next(run for run in again["runs"] if run["seed"] == first["seed"])
+    assert check["recipe_fingerprint"] == records.recipe_fingerprint(
+        design_search.CANDIDATES["b4_no_precise_bn"].recipe)
+    assert (check["kernels"], check["torch_version"]) == (wider["kernels"], wider["torch_version"])
+    assert first["train_loss"][0] != theirs["train_loss"][0]  # from the first epoch on
+    assert first["train_loss"] == ours["train_loss"] and first["train_acc"] == ours["train_acc"]
+    assert again["kernels"] != check["kernels"]  # the fingerprint of today names the processor
