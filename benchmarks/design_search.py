@@ -457,7 +457,8 @@ ablate("b1_no_augmentation", "augmentation (every epoch on the plain images)",
        (-0.06, 0.06), parent=WIDER, full="b0_full_recipe", augment=None)
 ablate("b2_step4_schedule", "the one-cycle schedule (step 4's: 0.05, times 0.2 every 6 epochs)",
        "lower, the one removal the first ablation saw clearly (a2)", (-0.15, -0.02),
-       parent=WIDER, full="b0_full_recipe", scheduler=RECIPES[4].scheduler, scheduler_per_batch=False)
+       parent=WIDER, full="b0_full_recipe", scheduler=RECIPES[4].scheduler,
+       scheduler_per_batch=False)
 ablate("b3_no_clean_epochs", "the clean last epochs (augmented to the end)",
        "level, as on step 4's network (a3)", (-0.06, 0.04), parent=WIDER, full="b0_full_recipe",
        clean_last_epochs=0)

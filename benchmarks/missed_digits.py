@@ -141,7 +141,8 @@ def main():
     kept = {"candidate": args.candidate, "mode": results["mode"], "eval_set": "validation",
             "kernels": results["kernels"], "torch_version": results["torch_version"],
             "recipe_fingerprint": results["recipe_fingerprint"], "repeats_record": not differ,
-            "last": last, "epochs": list(range(results["epochs"] - last + 1, results["epochs"] + 1)),
+            "last": last,
+            "epochs": list(range(results["epochs"] - last + 1, results["epochs"] + 1)),
             "runs": results["runs"],
             "misses": {str(seed): counts for seed, counts in misses.items()}}
     path.write_text(json.dumps(kept, indent=1) + "\n")

@@ -493,8 +493,8 @@ def test_the_wider_transition_is_the_fourth_rounds_choice():
 def test_step5s_test_record_with_the_fourth_rounds_choice():
     on_page("step5_room.md", "On the test set every seed holds the room target in each of its "
             "last 4 epochs: the issue's goal for the final step, the room target on each of 5 "
-            "seeds of the test set, is met. Its worst seed is above the worst seed of the recipe it "
-            "replaced")
+            "seeds of the test set, is met. Its worst seed is above the worst seed of the recipe "
+            "it replaced")
     on_page("step5_room.md", "and so is the mean of the seeds' lowest epochs; the two were not "
             "compared to choose. On the validation split the same recipe did not hold the room "
             "target on most of its 10 seeds")
