@@ -375,18 +375,19 @@ derive("s5_f30_training_dropout", "s5_f30_training", "s5_f30_training with step 
        "(0.05 after every block) kept", model=model.Step4Net)
 # Chosen by round 3: step 5's recipe until round 4 (its test record: STEP5_BEFORE_ROUND_4_RECORD).
 
-# Step 5's recipe taken apart (docs/step5_ablation.md): one ingredient removed, or replaced by
-# step 4's choice, at a time, on validation seeds 1-3, trained one seed at a time as the
-# reference's validation seeds were, so each pairs with it seed for seed. What each removal was
-# expected to do (a range for the change of the mean) was committed before its runs.
+# Step 5's recipe before round 4 taken apart (docs/step5_ablation.md): one ingredient removed,
+# or replaced by step 4's choice, at a time, on validation seeds 1-3, trained one seed at a
+# time as the reference's validation seeds were, so each pairs with it seed for seed. What
+# each removal was expected to do (a range for the change of the mean) was committed before
+# its runs.
 # The full recipe is trained again beside them: a seed repeats its run only on the machine
 # that recorded it (the same torch version on another CPU sums in another order), and
 # s5_f30_training_dropout's seeds were recorded on another machine than the ablation's.
 ABLATION_REFERENCE, ABLATION_SEEDS = "s5_f30_training_dropout", (1, 2, 3)
 # name -> (ingredient, expectation, expected range of the mean's change, full recipe it pairs with)
 ABLATION: dict[str, tuple[str, str, tuple[float, float] | None, str]] = {}
-root("a0_full_recipe", "step 5's recipe (s5_f30_training_dropout) trained again on the "
-     "ablation's machine, the reference its ablations pair with",
+root("a0_full_recipe", "step 5's recipe before round 4 (s5_f30_training_dropout) trained "
+     "again on the ablation's machine, the reference its ablations pair with",
      dataclasses.replace(CANDIDATES[ABLATION_REFERENCE].recipe, role="ablation"))
 
 
@@ -396,7 +397,7 @@ def ablate(name, ingredient, expectation, expected, parent=ABLATION_REFERENCE,
     with ``full``, the same recipe trained on the same machine; ``expected``: the range
     (points) the mean of the lowest of the last 4 epochs was expected to move by, written
     before the runs."""
-    whose = "step 5's recipe" if parent == ABLATION_REFERENCE else parent
+    whose = "step 5's recipe before round 4" if parent == ABLATION_REFERENCE else parent
     derive(name, parent, f"{whose} without {ingredient}", **fields)
     candidate = CANDIDATES[name]  # the role labels its record; it changes nothing it trains
     CANDIDATES[name] = dataclasses.replace(
@@ -421,7 +422,8 @@ ablate("a5_no_weight_decay", "weight decay (SGD with Nesterov momentum alone)",
        "7,752 weights on 50,000 augmented images do not overfit much: a little lower",
        (-0.08, 0.02), optimizer=sgd(0.05, nesterov=True))
 # Dropout's removal was recorded before the ablation, in the search for room: s5_f30_training
-# is step 5's recipe without dropout (the reference is s5_f30_training with dropout added).
+# is step 5's recipe before round 4 without dropout (the reference is s5_f30_training with
+# dropout added).
 ABLATION["s5_f30_training"] = ("dropout (recorded before the ablation, in the search for room)",
                                "no expectation was written: this run predates the ablation",
                                None, ABLATION_REFERENCE)
@@ -429,15 +431,15 @@ ABLATION["s5_f30_training"] = ("dropout (recorded before the ablation, in the se
 # Room, round 4 (docs/step5_room.md, its bar written before these ran): one change each on
 # step 5's recipe, screened on validation seeds 1-3 against a0_full_recipe, which trained the
 # same recipe on the same machine: the first pairs with it seed for seed.
-derive("s5_swa", ABLATION_REFERENCE, "step 5's recipe measured on an equal average of its "
+derive("s5_swa", ABLATION_REFERENCE, "step 5's recipe then measured on an equal average of its "
        "weights over its 4 clean epochs (SWA, dropout kept, precise BN on the average); the "
        "training is a0_full_recipe's, seed for seed", average_last_epochs=4)
-derive("s5_ramp_down", ABLATION_REFERENCE, "step 5's recipe with its augmentation ramped down "
-       "over the 3 epochs before the clean ones (3/4, 2/4, 1/4 of the rotation, shift and "
+derive("s5_ramp_down", ABLATION_REFERENCE, "step 5's recipe then with its augmentation ramped "
+       "down over the 3 epochs before the clean ones (3/4, 2/4, 1/4 of the rotation, shift and "
        "scale change) instead of switched off at once", ramp_down_epochs=3)
-derive("s5_wider_transition", ABLATION_REFERENCE, "step 5's recipe on step 5's network with "
-       "its narrowest layer, the 1x1 transition after the pool, 9 channels wide instead of 8 "
-       "(7,914 params, of the 8,000 the budget allows)",
+derive("s5_wider_transition", ABLATION_REFERENCE, "step 5's recipe then, on step 4's "
+       "network with its narrowest layer, the 1x1 transition after the pool, 9 channels wide "
+       "instead of 8 (7,914 params, of the 8,000 the budget allows; Step5Net now)",
        model=net(layered, (10, 16, 9, 16, 16, 16), dropout=0.05))
 # Chosen by round 4: it is step 5's recipe now (RECIPES[5], on model.Step5Net, which draws the
 # same initial weights; a test checks they train the same).
@@ -521,7 +523,7 @@ derive("r5_tied_swa", "r3_tied", "r3 measured on an equal average of its weights
        "clean epochs (r2's lever); the training is r3's, seed for seed", average_last_epochs=4)
 
 PARETO_REFERENCE = {"step5_recipe_3seeds": (
-    "step 5's network and first recipe, for scale",
+    "step 4's network with step 5's first recipe, for scale",
     records.results_path(5, TUNING / "step5_recipe_3seeds"))}
 # Test records of the frontier that an earlier step 7 made, kept beside the current one.
 EARLIER_STEP7 = {"step 7 before round 3": (
@@ -539,7 +541,7 @@ def pareto_points(eval_set: str = "validation", last: int = 4, target: float = 9
     network measured on ``eval_set``, smallest first. The front: no other network is as small
     and at least as good (worst seed's lowest accuracy of the last ``last`` epochs).
 
-    ``validation``: the frontier search's candidates and step 5's network for scale, the runs
+    ``validation``: the frontier search's candidates and step 4's network for scale, the runs
     the choice was made on. ``test``: the recorded test-set runs (Data/results) of the steps
     trained on several seeds and of the candidates given a test record, only reported, never
     used to choose.
