@@ -109,18 +109,22 @@ def worst_seed(step: int) -> str:
 
 def ablation_largest_loss() -> str:
     """The ingredient whose removal cost the most, on the ablation's seeds."""
-    losses = []
+    losses, waiting = [], []
     for name in design_search.ablated():
         ingredient = design_search.ABLATION[name][0]
         seeds, mine, full = design_search.ablation_pair(name)
         if len(seeds) < len(design_search.ABLATION_SEEDS):
-            return "Not recorded yet: the ablation (docs/step5_ablation.md) has not run."
+            waiting.append(ingredient.split(" (")[0])
+            continue
         losses.append((mine["last_min_mean"] - full["last_min_mean"], ingredient, name))
+    if not losses:
+        return "Not recorded yet: the ablation (docs/step5_ablation.md) has not run."
     losses.sort()
     return ("Removing " + losses[0][1] + f" (`{losses[0][2]}`) cost the most: the mean of the "
             f"lowest validation accuracy of the last 4 epochs moved by **{losses[0][0]:+.2f}** "
             "points. In order: " + "; ".join(f"{ingredient.split(' (')[0]} {change:+.2f}"
-                                             for change, ingredient, _ in losses) + ".")
+                                             for change, ingredient, _ in losses) + "."
+            + (f" Not recorded yet: {', '.join(waiting)}." if waiting else ""))
 
 
 def precise_bn_training() -> str:
