@@ -197,3 +197,19 @@ def test_on_a_real_gpu_a_seed_trains_and_repeats_itself(quick_data):
     assert runs[0] == runs[1] and all(0 <= acc <= 100 for acc in runs[0]["test_acc"])
     packed = many_seeds.fit_packed(recipe, data, [1, 2], epochs=1, progress=False, log=None)[1]
     assert len(packed) == 2
+
+
+def test_the_kernels_fingerprint_names_the_processor_and_the_separable_network(monkeypatch):
+    """Two CPUs that train step 4's network alike were found to train step 5's runs apart
+    (docs/step5_ablation.md): the hash also names the processor and trains step 7's network."""
+    here = records.kernels_fingerprint("cpu")
+    assert records.kernels_fingerprint("cpu") == here  # a property of the machine, not the call
+    assert "(" in records.processor("cpu") and torch.backends.cpu.get_cpu_capability() in \
+        records.processor("cpu")
+    monkeypatch.setattr(records, "processor", lambda device: "another CPU (AVX2)")
+    assert records.kernels_fingerprint("cpu") != here
+    monkeypatch.undo()
+    import model
+
+    monkeypatch.setattr(model, "Step7Net", lambda: model.Step6Net())  # another separable net
+    assert records.kernels_fingerprint("cpu") != here
