@@ -76,17 +76,21 @@ def unrepeated(results, recorded) -> list[int]:
             != {k: v for k, v in theirs.get(run["seed"], {}).items() if k != "wall_s"}]
 
 
+def recorded_misses_path(name: str) -> Path:
+    return design_search.TUNING / name / "missed_digits.json"
+
+
 def misses_path(name: str) -> Path:
     if utils.is_quick():
         return utils.REPO_ROOT / "runs" / "missed_digits" / f"{name}.json"
-    return design_search.TUNING / name / "missed_digits.json"
+    return recorded_misses_path(name)
 
 
 def missed_digits_table(name: str, target: float = 99.40) -> str:
     """Per seed of the runs counted: its lowest accuracy of the last epochs, whether it holds
     ``target``, and the misses per digit in that epoch; then the mean misses per digit of the
     seeds that hold and of those that do not. A line above says whose runs they are."""
-    kept = json.loads(misses_path(name).read_text())
+    kept = json.loads(recorded_misses_path(name).read_text())  # the recorded counts, in any mode
     summary = records.summarize_runs(kept, kept["last"])
     rows, groups = [], {True: [], False: []}
     for seed, low, epoch in zip(summary["seeds"], summary["last_min"], summary["last_min_epoch"]):

@@ -49,7 +49,7 @@ def test_the_table_reads_each_counted_seeds_lowest_epoch_and_says_whose_runs(tmp
                 str(seed): [[epoch] + [0] * 9 for epoch in epochs] for seed in summary["seeds"]}}
     path = tmp_path / "misses.json"
     path.write_text(json.dumps(kept))
-    monkeypatch.setattr(missed_digits, "misses_path", lambda name: path)
+    monkeypatch.setattr(missed_digits, "recorded_misses_path", lambda name: path)
     whose, _, *table = missed_digits.missed_digits_table("r2_f28_swa").splitlines()
     assert whose.startswith("The runs counted are not r2_f28_swa's record") and \
         "the record's kernels fingerprint" in whose
