@@ -109,7 +109,8 @@ def test_seeds_side_by_side_are_the_seeds_trained_alone(quick_data):
             assert run[key] == pytest.approx(alone[key], rel=1e-3)
         assert type(net) is recipe.model
         assert torch.allclose(net.features[0][0].weight, alone_net.features[0][0].weight,
-                              atol=1e-3)  # 1 thread vs 2: float sums differ
+                              atol=3e-3)  # 1 thread vs 2: float sums differ; another seed's
+        # first weights differ by tenths
 
 
 def test_side_by_side_refuses_a_gpu():
