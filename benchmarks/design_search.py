@@ -454,26 +454,26 @@ WIDER = "s5_wider_transition"
 root("b0_full_recipe", "step 5's recipe (s5_wider_transition) trained again on the second "
      "ablation's machine, the reference its ablations pair with",
      dataclasses.replace(CANDIDATES[WIDER].recipe, role="ablation"))
-ablate("b1_no_augmentation", "augmentation (every epoch on the plain images)",
-       "level, as on step 4's network (a1): three seeds did not see augmentation's worth there",
-       (-0.06, 0.06), parent=WIDER, full="b0_full_recipe", augment=None)
-ablate("b2_step4_schedule", "the one-cycle schedule (step 4's: 0.05, times 0.2 every 6 epochs)",
-       "lower, the one removal the first ablation saw clearly (a2)", (-0.15, -0.02),
-       parent=WIDER, full="b0_full_recipe", scheduler=RECIPES[4].scheduler,
-       scheduler_per_batch=False)
-ablate("b3_no_clean_epochs", "the clean last epochs (augmented to the end)",
-       "level, as on step 4's network (a3)", (-0.06, 0.04), parent=WIDER, full="b0_full_recipe",
-       clean_last_epochs=0)
-ablate("b4_no_precise_bn", "precise BatchNorm (the running statistics as trained)",
-       "the same training; only the measured statistics change: a little lower, as a4",
-       (-0.08, 0.01), parent=WIDER, full="b0_full_recipe", bn_stats_images=0)
-ablate("b5_no_weight_decay", "weight decay (SGD with Nesterov momentum alone)",
-       "level, as on step 4's network (a5)", (-0.05, 0.05), parent=WIDER, full="b0_full_recipe",
-       optimizer=sgd(0.05, nesterov=True))
-ablate("b6_no_dropout", "dropout (0.05 after every block)",
-       "a little lower: dropout kept is what lifted the third round's worst seed "
-       "(s5_f30_training_dropout against s5_f30_training)", (-0.10, 0.02), parent=WIDER,
-       full="b0_full_recipe", model=net(layered, (10, 16, 9, 16, 16, 16)))
+ablate_wider = functools.partial(ablate, parent=WIDER, full="b0_full_recipe")
+ablate_wider("b1_no_augmentation", "augmentation (every epoch on the plain images)",
+             "level, as on step 4's network (a1): three seeds did not see augmentation's worth "
+             "there", (-0.06, 0.06), augment=None)
+ablate_wider("b2_step4_schedule",
+             "the one-cycle schedule (step 4's: 0.05, times 0.2 every 6 epochs)",
+             "lower, the one removal the first ablation saw clearly (a2)", (-0.15, -0.02),
+             scheduler=RECIPES[4].scheduler, scheduler_per_batch=False)
+ablate_wider("b3_no_clean_epochs", "the clean last epochs (augmented to the end)",
+             "level, as on step 4's network (a3)", (-0.06, 0.04), clean_last_epochs=0)
+ablate_wider("b4_no_precise_bn", "precise BatchNorm (the running statistics as trained)",
+             "the same training; only the measured statistics change: a little lower, as a4",
+             (-0.08, 0.01), bn_stats_images=0)
+ablate_wider("b5_no_weight_decay", "weight decay (SGD with Nesterov momentum alone)",
+             "level, as on step 4's network (a5)", (-0.05, 0.05),
+             optimizer=sgd(0.05, nesterov=True))
+ablate_wider("b6_no_dropout", "dropout (0.05 after every block)",
+             "a little lower: dropout kept is what lifted the third round's worst seed "
+             "(s5_f30_training_dropout against s5_f30_training)", (-0.10, 0.02),
+             model=net(layered, (10, 16, 9, 16, 16, 16)))
 
 # The frontier's second round (docs/frontier_search.md, its bar written before these run): the
 # woolly-of-cv family, two pools and narrow padded convs, first with its own training.
