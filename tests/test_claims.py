@@ -599,6 +599,13 @@ def test_what_step5s_second_ablation_says():
             for name in ("b6_no_dropout", "b0_full_recipe")}
     assert all(runs["b6_no_dropout"][s]["train_acc"][-1] > runs["b0_full_recipe"][s]["train_acc"][-1]
                for s in seeds)
+    on_page("step5_ablation.md", "differ by about as much as the level removals do from the full "
+            "recipe: three seeds see the removals of the schedule, precise BN and the clean "
+            "epochs, not of the other three.")
+    machines = abs(full["last_min_mean"] - mean_on(summary("s5_wider_transition", 5), seeds))
+    seen = {"b2_step4_schedule", "b4_no_precise_bn", "b3_no_clean_epochs"}
+    assert all(abs(changes[n]) > 2 * machines for n in seen)
+    assert all(abs(changes[n]) <= machines for n in set(changes) - seen)
     _, earlier, earlier_full = design_search.ablation_pair("s5_f30_training")  # step 4's network
     assert earlier["worst_last_min"] < earlier_full["worst_last_min"]
     no_bn, full = (design_search.validation_record(5, n) for n in ("b4_no_precise_bn",
