@@ -5,6 +5,7 @@ Each candidate names its parent and changes one thing in it (``derive``; a test 
 nothing else differs). It trains on the first 50,000 training images and is measured on the
 last 10,000 (``validation=True``). Results go to ``Data/tuning/<candidate>/results/
 step<N>.json``, with the recipe's fingerprint; the README's search tables are read from there.
+In quick mode (``MNIST_QUICK=1``) they go to ``runs/design_search/`` instead, never to Data/.
 
 Re-running a recorded candidate repeats its record when its seeds train the way the record says
 (``seeds_ran``), on a machine whose floating-point kernels are the record's
@@ -46,6 +47,14 @@ DATA = utils.REPO_ROOT / "Data"
 TUNING = DATA / "tuning"
 CANDIDATE_TEST_RECORDS = utils.REPO_ROOT / "Data" / "results" / "candidates"
 MIN_VALIDATION_SEEDS = 5  # a candidate goes to the test set only with this many validated seeds
+
+
+def runs_folder(test: bool) -> Path:
+    """Where ``main`` puts candidates' runs: their records under Data/; in quick mode, which
+    never records, under runs/ (as ``missed_digits`` does)."""
+    if utils.is_quick():
+        return utils.REPO_ROOT / "runs" / "design_search" / ("candidates" if test else "tuning")
+    return CANDIDATE_TEST_RECORDS if test else TUNING
 
 
 # --------------------------------------------------------------------------- networks
@@ -1001,7 +1010,7 @@ def main():
             seeds[name] = args.seeds or validated
     for name in args.variants:
         recipe = CANDIDATES[name].recipe
-        out = (CANDIDATE_TEST_RECORDS if args.test else TUNING) / name
+        out = runs_folder(args.test) / name
         recorded = records.results_path(recipe.step, out)
         before = records.read_results(recorded) if recorded.exists() and not args.test else None
         recorded_seeds = {run["seed"] for run in before["runs"]} if before else set()

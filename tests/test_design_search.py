@@ -132,6 +132,8 @@ def test_a_candidate_gets_one_test_record_and_only_after_its_validation_seeds(mo
     needed = design_search.MIN_VALIDATION_SEEDS
     monkeypatch.setattr(design_search, "TUNING", tmp_path / "tuning")
     monkeypatch.setattr(design_search, "CANDIDATE_TEST_RECORDS", tmp_path / "candidates")
+    monkeypatch.setattr(design_search, "runs_folder",
+                        lambda test: tmp_path / ("candidates" if test else "tuning"))
     validated = records.read_results(records.results_path(6, RESULTS.parent / "tuning" /
                                                         "f28_clean_last4"))
     assert len(validated["runs"]) >= needed
@@ -275,6 +277,7 @@ def test_new_validation_seeds_join_the_candidates_record_and_old_ones_are_kept(m
     """Seeds 6-10 of a chosen candidate join its record of seeds 1-5; a partial repeat, which
     would replace the record by fewer seeds, is refused before anything trains."""
     monkeypatch.setattr(design_search, "TUNING", tmp_path)
+    monkeypatch.setattr(design_search, "runs_folder", lambda test: tmp_path)
     name, how = "s5_recipe", many_seeds.default_how(utils.get_device())
     recipe = design_search.CANDIDATES[name].recipe
     base = seeds_1_to_5(name)
@@ -306,6 +309,7 @@ def test_a_record_older_than_seeds_ran_grows_one_packed_seed_at_a_time(monkeypat
     """s5_recipe's record packed each seed alone: seeds 6-10 must train the same way to join
     it, and a call that would not is refused before anything trains."""
     monkeypatch.setattr(design_search, "TUNING", tmp_path)
+    monkeypatch.setattr(design_search, "runs_folder", lambda test: tmp_path)
     name = "s5_recipe"
     base = seeds_1_to_5(name)
     assert "seeds_ran" not in base and base["seeds_at_once"] == 1
@@ -406,3 +410,22 @@ def test_a_verdict_shows_a_mean_that_decides_to_the_digit_that_decides_it(monkey
     assert lines[1] == ("- b, seeds 1-3: worst 99.37 %, mean 99.39 %, against a's worst "
                         "99.37 %, mean 99.40 %: does not beat it, stops there.")
     assert lines[-1] == "- Chosen: a; it beats ref."
+
+
+def test_a_quick_run_of_a_recorded_candidate_goes_to_runs_not_data(monkeypatch, tmp_path):
+    """Quick mode never records: re-running a candidate that has a record under Data/ trains
+    into runs/ (here a temporary project root's), not into a refusal or Data/."""
+    assert utils.is_quick()
+    monkeypatch.setattr(utils, "REPO_ROOT", tmp_path)
+    outs = []
+
+    def fake_run(recipe, seeds, *, out, record, **kwargs):
+        outs.append(records.output_dir(out, record))  # the check a quick run meets
+        raise SystemExit(0)
+
+    monkeypatch.setattr(many_seeds, "run_recipe", fake_run)
+    monkeypatch.setattr(sys, "argv", ["design_search.py", "b6_no_dropout", "--seeds", "1,2,3"])
+    assert records.results_path(5, design_search.TUNING / "b6_no_dropout").exists()
+    with pytest.raises(SystemExit):
+        design_search.main()
+    assert outs == [tmp_path / "runs" / "design_search" / "tuning" / "b6_no_dropout"]

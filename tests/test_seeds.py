@@ -190,7 +190,7 @@ def test_validation_runs_never_open_the_test_files(monkeypatch, tmp_path, capsys
     assert results["eval_set"] == "validation" and "val_acc" in results["runs"][0]
     assert train.main(["--step", "6", "--seed", "1", "--validation", "--no-progress",
                        "--out", str(tmp_path / "b")]) == 0
-    monkeypatch.setattr(design_search, "TUNING", tmp_path / "tuning")
+    monkeypatch.setattr(design_search, "runs_folder", lambda test: tmp_path / "tuning")
     monkeypatch.setattr("sys.argv", ["design_search.py", "f28_clean_last4", "--seeds", "1"])
     design_search.main()
     recorded = records.read_results(records.results_path(6, tmp_path / "tuning" /
