@@ -45,22 +45,32 @@ def test_copies_compute_and_learn_exactly_what_the_separate_networks_do():
             assert torch.allclose(alone[key].float(), unpacked[key].float(), atol=1e-4), key
 
 
+# One packed copy against the plain loop, two epochs: the same sums, in another order.
+ONE_COPY = {"rel": 1e-4, "abs": 1e-5}  # pytest.approx; torch.allclose takes rtol, atol
+
+
 @pytest.mark.parametrize("precise_bn, measured", [(0, {}), (256, {}),
                                                   (256, {"average_last_epochs": 1})],
                          ids=["running-bn", "precise-bn", "equal-average"])
 def test_the_packed_loop_learns_what_the_plain_loop_learns(quick_data, precise_bn, measured):
     """The contract between the two loops: copy k of ``fit_packed`` is ``utils.fit`` of seed k,
-    epoch by epoch (step 6's network has no dropout, the one thing copies draw together): to
-    the last digit for one copy, and up to the order of float sums for several."""
+    epoch by epoch (step 6's network has no dropout, the one thing copies draw together). Not
+    to the last digit: a packed conv is a grouped conv, whose kernels sum in another order on
+    some CPUs (AVX2: 2.142372 against 2.142371), so one copy matches to ``ONE_COPY`` and
+    several up to the spread of their longer sums."""
     data = tuple(t[:512] for t in quick_data)
     recipe = short(RECIPES[7], bn_stats_images=precise_bn, clean_last_epochs=0,
                    **{"average_decay": 0.0, "average_last_epochs": 0, **measured})
     alone = {seed: utils.fit(recipe, data, seed, progress=False, log=None) for seed in (3, 4)}
     (net,), (one,) = seeds.fit_packed(recipe, data, [3], progress=False, log=None)
-    assert {k: v for k, v in one.items() if k != "wall_s"} == \
-        {k: v for k, v in alone[3][1].items() if k != "wall_s"}
-    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(),
-                                                  alone[3][0].state_dict().values()))
+    assert one.keys() == alone[3][1].keys()
+    one_image = 100 / len(data[3])
+    for key in ("train_loss", "test_loss", "lr"):
+        assert one[key] == pytest.approx(alone[3][1][key], **ONE_COPY), key
+    for key in ("train_acc", "test_acc"):  # a sum in another order may flip one image
+        assert one[key] == pytest.approx(alone[3][1][key], abs=one_image), key
+    for (name, a), b in zip(net.state_dict().items(), alone[3][0].state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), ONE_COPY["rel"], ONE_COPY["abs"]), name
     nets, runs = seeds.fit_packed(recipe, data, [3, 4], progress=False, log=None)
     for net, run in zip(nets, runs):
         net_alone, run_alone = alone[run["seed"]]
