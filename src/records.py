@@ -282,13 +282,24 @@ def save_step_plots(results: dict, model, test_x, test_y, out: Path) -> dict:
 def recipe_traits(recipe, seed: int = 1, train_size: int = 60_000) -> dict:
     """What makes a recipe's run repeat, trait by trait: the network (its initial weights for
     ``seed`` and its layers), the optimizer's settings, the learning rate at every step, and
-    the recipe's other fields. Two recipes with the same traits train the same run."""
+    the recipe's other fields. Two recipes with the same traits train the same run.
+
+    The weights are drawn in float64 and hashed in float32: a float32 draw differs in its last
+    bit between kernel sets (``ATEN_CPU_CAPABILITY=default`` against AVX2); a float64 one
+    rounds to the same float32 unless a weight lies within a float64 bit of a float32 rounding
+    point (about one network in 30,000)."""
+    dtype = torch.get_default_dtype()
     with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
         torch.manual_seed(seed)
-        net = recipe.model()
+        torch.set_default_dtype(torch.float64)
+        try:
+            net = recipe.model()
+        finally:
+            torch.set_default_dtype(dtype)
     weights = hashlib.sha256()
     for name, tensor in net.state_dict().items():
-        weights.update(name.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
+        tensor = tensor.detach().cpu().float() if tensor.is_floating_point() else tensor.cpu()
+        weights.update(name.encode() + tensor.contiguous().numpy().tobytes())
     weights.update(repr([m for m in net.modules() if not list(m.children())]).encode())
     optimizer = recipe.optimizer(net.parameters())
     steps = math.ceil(train_size / recipe.batch_size)
