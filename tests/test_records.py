@@ -133,3 +133,65 @@ def test_a_record_older_than_seeds_ran_grows_by_seeds_packed_as_it_packed_them(t
         with pytest.raises(ValueError, match=r"step5\.json packed 1 seed\(s\) per run: add "
                                              r"seeds 1 at a time with --how packed"):
             records.with_more_seeds(recorded, other, path)
+
+
+def _seeds_at(reference: dict, lows: list[float], **fields) -> dict:
+    """A run of ``reference``'s step whose seeds each score ``lows[i]`` in every epoch."""
+    key = records.run_keys(reference["eval_set"])
+    accuracy = next(k for k in key if k.endswith("_acc") and not k.startswith("train"))
+    runs = [dict(reference["runs"][0], seed=seed, **{accuracy: [low] * reference["epochs"]})
+            for seed, low in zip(range(101, 101 + len(lows)), lows)]
+    return dict(reference, runs=runs, **fields)
+
+
+def test_a_run_is_placed_below_inside_or_above_the_recorded_range():
+    recorded = records.read_results(records.results_path(5, records.RECORDED))
+    lows = records.summarize_runs(recorded)["last_min"]
+    low, high = min(lows), max(lows)
+    line = records.against_the_record(_seeds_at(recorded, [low - 0.05, (low + high) / 2,
+                                                           high + 0.05]))
+    assert line.startswith(f"Your lowest of the last {records.LAST} (")
+    assert "1 below, 1 inside, 1 above" in line and "seeds 101, 102, 103" in line
+    assert (f"the {len(lows)} recorded seeds spread over, {low:.2f}-{high:.2f} % on the test "
+            "set") in line
+    assert ": below the range" in records.against_the_record(_seeds_at(recorded, [low - 0.05]))
+
+
+def test_the_range_line_says_what_to_expect_on_this_machine_and_mode():
+    recorded = records.read_results(records.results_path(5, records.RECORDED))
+    same = records.against_the_record(_seeds_at(recorded, [99.5]))
+    assert same.endswith("Same kernels and torch as the record: a recorded seed repeats its "
+                         "digits.")
+    quick = records.against_the_record(_seeds_at(recorded, [99.5], mode="quick", epochs=2))
+    assert quick.endswith("compare a full run.") and "quick-mode run of 2 epochs" in quick
+    other = records.against_the_record(_seeds_at(recorded, [99.5], kernels="another-cpu"))
+    assert "inside or near the recorded range is what an honest run shows" in other
+    assert records.machine_difference(5) in other and records.machine_difference(5)
+
+
+def test_the_machines_difference_is_read_from_two_validation_records():
+    first, second = (records.summarize_runs(r) for r in records.validation_records(5)[:2])
+    a, b = (dict(zip(s["seeds"], s["last_min"])) for s in (first, second))
+    moved = max(abs(a[s] - b[s]) for s in a.keys() & b.keys())
+    assert f"moved by up to {moved:.2f} points" in records.machine_difference(5)
+    assert records.machine_difference(1) == ""
+
+
+def test_a_validation_run_is_compared_with_a_validation_record_of_the_same_recipe():
+    import design_search
+    from steps import RECIPES
+
+    for step, names in records.VALIDATION_RECORDS.items():
+        wanted = records.recipe_traits(RECIPES[step])
+        for name in names:
+            recipe = design_search.CANDIDATES[name].recipe
+            traits = records.recipe_traits(recipe)
+            assert [k for k in wanted if wanted[k] != traits[k]] == ["model"], name
+            assert utils.count_parameters(recipe.model()) == utils.count_parameters(RECIPES[step].model())
+            record = records.read_results(records.results_path(step, records.RECORDED / "tuning"
+                                                               / name))
+            assert record["eval_set"] == "validation"
+            assert record["recipe_fingerprint"] == records.recipe_fingerprint(recipe)
+    assert records.reference_record(5, "validation") == records.validation_records(5)[0]
+    assert records.reference_record(7, "validation") is None
+    assert records.reference_record(5, "test")["eval_set"] == "test"

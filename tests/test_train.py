@@ -57,6 +57,11 @@ def test_quick_run_defaults_to_a_temporary_folder():
     path = result.stdout.strip().splitlines()[-1].removeprefix("results: ")
     assert "seed 3 epoch  1:" in result.stdout
     assert records.read_results(path)["runs"][0]["seed"] == 3
+    recorded = records.summarize_runs(records.read_results(records.results_path(5,
+                                                                                records.RECORDED)))
+    assert (f"the {len(recorded['seeds'])} recorded seeds spread over, "
+            f"{min(recorded['last_min']):.2f}-{max(recorded['last_min']):.2f} % on the test set. "
+            "Your run is a quick-mode run") in result.stdout  # the range line, with its caveat
     assert not path.startswith(str(utils.REPO_ROOT))
     assert (snapshot(utils.REPO_ROOT / "Data"), snapshot(utils.REPO_ROOT / "notebooks")) == before
 
