@@ -173,6 +173,6 @@ judge.plot_beside_steps(judged)
 # %%
 MEASURE_ON_THE_TEST_SET = False  # True once, for a design you have finished choosing
 if MEASURE_ON_THE_TEST_SET:
-    tested = judge.judge(MyNet, SEEDS, budget=BUDGET, device=device, test_set=True)
+    tested = judge.judge(MyNet, SEEDS, budget=BUDGET, recipe=recipe, device=device, test_set=True)
 else:
     print("Not measured on the test set: choose on the validation split first.")

@@ -387,6 +387,8 @@ def judge(network, seeds=None, *, budget: int = BUDGET, step: int = FINAL_STEP, 
     log(f"Trained in {minutes:.1f} min ({plural(len(seeds), 'seed')}).")
     judged = verdict(results, budget)
     log(judged.text)
+    if against := records.against_the_record(results):
+        log(against)
     return Judged(results, judged, checked, records.results_path(recipe.step, folder), net,
                   figures)
 

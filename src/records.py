@@ -260,8 +260,8 @@ def compare_with_recorded(results: dict, last: int = 4, target: float = 99.40) -
 
 
 # Each step's own recipe on the validation split: design-search candidates that train what
-# RECIPES[step] trains, on a network of the same size (tests/test_records.py holds it), the
-# first the one the pages count. Step 7's recipe has none recorded as a step 7 run.
+# RECIPES[step] trains, on the same layers (tests/test_records.py holds it), the first the one
+# the pages count. Step 7's recipe has none recorded as a step 7 run.
 VALIDATION_RECORDS = {5: ("s5_wider_transition", "b0_full_recipe"), 6: ("f30_clean_5658",)}
 
 
@@ -325,6 +325,11 @@ def against_the_record(results: dict, last: int = LAST) -> str:
                        f"epoch{'s' if results['epochs'] > 1 else ''}, the record a "
                        f"{reference['mode']}-mode run of {reference['epochs']}: compare a full "
                        "run.")
+    if results["model_class"] != reference["model_class"]:
+        return line + (f" The range is step {reference['step']}'s own network's "
+                       f"({reference['model_class']}, {reference['params']:,} parameters), "
+                       f"yours is {results['model_class']}: a yardstick, not a forecast; the "
+                       "verdict judges your design.")
     same = (results.get("kernels"), results["torch_version"]) == (
         reference.get("kernels"), reference["torch_version"])
     if same:
@@ -497,7 +502,23 @@ def step_results(step: int, folder: Path = RECORDED) -> str:
     elif len(minutes) > 1:
         lines.append(f"- Criterion ({TARGET:.2f} % in each of the last {LAST} epochs, every "
                      f"seed): {verdict(r)}.")
-    return "\n".join(lines)
+    return "\n".join(lines + odds_elsewhere(step))
+
+
+def odds_elsewhere(step: int) -> list[str]:
+    """What a student's own run of the step can expect: how often a seed held on the validation
+    split, and how far another machine moved the same seeds."""
+    runs = validation_records(step)
+    if not runs:
+        return []
+    lines = [f"- On the validation split (the same layers and recipe, recorded by the design "
+             f"search as `{VALIDATION_RECORDS[step][0]}`): {verdict(runs[0])}."]
+    if difference := machine_difference(step):
+        lines.append(f"- On another machine a seed trains other digits. {difference} No GPU run "
+                     "is recorded: a GPU is another machine too, so read your run by where its "
+                     "seeds fall against the recorded range (the notebook and `train.py` say "
+                     "it), not by its digits.")
+    return lines
 
 
 def headline(step: int) -> str:

@@ -196,6 +196,8 @@ def test_a_good_small_network_gets_a_verdict_and_a_results_file(tmp_path, capsys
     assert "Quick mode" in judged.verdict.text and not judged.verdict.passed
     shown = capsys.readouterr().out
     assert "Expected wall time: about" in shown and judged.verdict.text in shown
+    assert records.against_the_record(recorded) in shown  # the range line, step 5's validation
+    assert "recorded seeds spread over" in shown and "compare a full run" in shown
     figure = judge.plot_beside_steps(judged)
     assert (tmp_path / "Small" / "validation" / "plots" / "overview.png").stat().st_size > 0
     assert figure.axes[0].get_xlim()[0] < recorded["params"]

@@ -2,6 +2,7 @@
 works on Colab (tried against a local clone) and locally, the story's sections, small size."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -275,3 +276,33 @@ def test_the_readme_set_up_is_what_ci_runs_and_keeps_the_test_tools_out_of_colab
     # On Colab each notebook installs the one package Colab lacks, and nothing else.
     bootstrap = first_code_cell(NOTEBOOKS[0])
     assert bootstrap.count("pip") == 1 and '"install", "-q", "torchsummary"]' in bootstrap
+
+
+# What a GPU run changes: anything trained, evaluated or placed on the device it got.
+DEVICE_DEPENDENT = re.compile(r"\b(fit|fit_packed|run_recipe|judge|evaluate|train_one_epoch|"
+                              r"take_step|load_mnist|get_device)\s*\(|\bdevice\b|\bcuda\b")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_checked_output_depends_on_the_device_a_run_got(path):
+    """nbval compares a ``# NBVAL_CHECK_OUTPUT`` cell's output to the committed one: a cell
+    that trains, evaluates or names the device would differ on a GPU (another machine)."""
+    checked = [c.source for c in jupytext.read(path).cells
+               if c.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in c.source]
+    assert checked, "no checked cell: nbval would check nothing here"
+    for source in checked:
+        assert not DEVICE_DEPENDENT.search(source), source
+
+
+def test_the_test_set_run_of_your_turn_trains_the_recipe_its_validation_run_trained():
+    """A student who sets ``recipe = judge.recipe_for(MyNet, epochs=12)`` measures that recipe
+    on the test set too, not step 5's default."""
+    import ast
+
+    tree = ast.parse(YOUR_TURN.with_suffix(".py").read_text())
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and ast.unparse(node.func) == "judge.judge"]
+    assert len(calls) == 2, "a validation run and a test-set run"
+    for call in calls:
+        passed = {k.arg: ast.unparse(k.value) for k in call.keywords}
+        assert passed.get("recipe") == "recipe", ast.unparse(call)

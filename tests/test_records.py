@@ -167,6 +167,9 @@ def test_the_range_line_says_what_to_expect_on_this_machine_and_mode():
     other = records.against_the_record(_seeds_at(recorded, [99.5], kernels="another-cpu"))
     assert "inside or near the recorded range is what an honest run shows" in other
     assert records.machine_difference(5) in other and records.machine_difference(5)
+    yours = records.against_the_record(_seeds_at(recorded, [99.5], model_class="MyNet"))
+    assert yours.endswith("yours is MyNet: a yardstick, not a forecast; the verdict judges your "
+                          "design.") and f"({recorded['model_class']}, " in yours
 
 
 def test_the_machines_difference_is_read_from_two_validation_records():
@@ -187,7 +190,9 @@ def test_a_validation_run_is_compared_with_a_validation_record_of_the_same_recip
             recipe = design_search.CANDIDATES[name].recipe
             traits = records.recipe_traits(recipe)
             assert [k for k in wanted if wanted[k] != traits[k]] == ["model"], name
-            assert utils.count_parameters(recipe.model()) == utils.count_parameters(RECIPES[step].model())
+            layers = [repr([m for m in r.model().modules() if not list(m.children())])
+                      for r in (recipe, RECIPES[step])]
+            assert layers[0] == layers[1], f"{name} is not step {step}'s network, layer by layer"
             record = records.read_results(records.results_path(step, records.RECORDED / "tuning"
                                                                / name))
             assert record["eval_set"] == "validation"
@@ -195,3 +200,12 @@ def test_a_validation_run_is_compared_with_a_validation_record_of_the_same_recip
     assert records.reference_record(5, "validation") == records.validation_records(5)[0]
     assert records.reference_record(7, "validation") is None
     assert records.reference_record(5, "test")["eval_set"] == "test"
+
+
+def test_each_steps_results_give_the_odds_on_test_and_validation():
+    five = records.step_results(5)
+    assert records.verdict(records.read_results(records.results_path(5, records.RECORDED))) in five
+    assert f"`{records.VALIDATION_RECORDS[5][0]}`): " \
+           f"{records.verdict(records.validation_records(5)[0])}." in five
+    assert records.machine_difference(5) in five and "No GPU run is recorded" in five
+    assert "validation split" not in records.step_results(4)  # none recorded for step 4
