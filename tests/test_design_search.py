@@ -429,3 +429,37 @@ def test_a_quick_run_of_a_recorded_candidate_goes_to_runs_not_data(monkeypatch, 
     with pytest.raises(SystemExit):
         design_search.main()
     assert outs == [tmp_path / "runs" / "design_search" / "tuning" / "b6_no_dropout"]
+
+
+def test_the_network_or_recipe_table_pairs_each_network_with_step5s_on_its_seeds(monkeypatch,
+                                                                                tmp_path):
+    """docs/network_or_recipe.md: each network under step 5's recipe against n5_step5_net on
+    the same seeds, judged by the range written before its runs, and each step's gain under
+    one recipe beside the gain its own test record shows."""
+    for name, (step, _, _) in design_search.ONE_RECIPE.items():  # only the network differs
+        assert design_search.CANDIDATES[name].recipe == dataclasses.replace(
+            design_search.RECIPES[5], model=design_search.RECIPES[step].model, role="one-recipe")
+    monkeypatch.setattr(design_search, "TUNING", tmp_path)
+    base = records.read_results(records.results_path(5, RESULTS.parent))
+    base = dict(base, eval_set="validation", runs=[
+        {k.replace("test_", "val_"): v for k, v in run.items()} for run in base["runs"]])
+
+    def write(name, lows):
+        runs = [dict(base["runs"][0], val_acc=base["runs"][0]["val_acc"][:-4] + [low] * 4,
+                     seed=seed) for seed, low in enumerate(lows, start=1)]
+        records.write_results(dict(base, runs=runs), records.results_path(5, tmp_path / name))
+
+    write("n5_step5_net", [99.40, 99.44, 99.46, 99.42, 99.44])  # mean 99.432
+    write("n3_step3_net", [99.30, 99.44, 99.46, 99.42, 99.44])  # mean -0.02: in its range
+    write("n4_step4_net", [99.50, 99.60, 99.60, 99.60, 99.60])  # mean +0.15: above it
+    write("n6_step6_net", [99.40, 99.44])  # two seeds: no verdict yet
+    rows = {line.split(" | ")[1]: line.split(" | ") for line in
+            design_search.one_recipe_table().splitlines()[2:]}
+    assert rows["n3_step3_net"][4:10] == ["99.30", "99.41", "-0.02", "-0.10 to +0.04", "yes", ""]
+    assert rows["n4_step4_net"][6:10] == ["+0.15", "-0.04 to +0.06", "no: higher", "+0.17"]
+    assert rows["n5_step5_net"][6:10] == ["", "", "", "-0.15"]
+    assert rows["n6_step6_net"][8] == "waits for its seeds and the reference's"
+    assert rows["n2_step2_net"][2:4] == ["12,962 (over the budget)", "0"]
+    own = {step: records.held(records.read_results(records.results_path(step, RESULTS.parent)))[2]
+           for step in (3, 4)}
+    assert rows["n4_step4_net"][10] == f"{own[4] - own[3]:+.2f} |"

@@ -50,6 +50,8 @@ GENERATORS = {
     "room-4-verdict": design_search.room_4_verdict,
     "ablation-table": design_search.ablation_table,
     "ablation-expectations": design_search.ablation_expectations,
+    "one-recipe-table": design_search.one_recipe_table,
+    "one-recipe-expectations": design_search.one_recipe_expectations,
 }
 # A block may name arguments after the generator: ``<!-- generated: results-of PATH -->``.
 # Paths are relative to the repository root.
