@@ -617,7 +617,7 @@ def pareto_points(eval_set: str = "validation", last: int = 4, target: float = 9
             results = records.read_results(path)
             s = records.summarize_runs(results, last)
             rows.append((results["params"], s["worst_last_min"], name, change, len(s["seeds"]),
-                         sum(low >= target for low in s["last_min"])))
+                         sum(records.holds(low, target) for low in s["last_min"])))
     rows.sort()
     return [(*row, not any(p <= row[0] and w >= row[1] and (p, w) != row[:2]
                            for p, w, *_ in rows)) for row in rows]
@@ -718,7 +718,7 @@ def room_table(names=ROOM, last: int = 4, seeds=ROOM_SEEDS) -> str:
                                                                             s["last_min"]))
             rows.append(f"| {name} | {len(s['seeds'])} | {per_seed} | {s['last_min_mean']:.2f} | "
                         f"{s['worst_last_min']:.2f} | "
-                        f"{sum(low >= ROOM_TARGET for low in s['last_min'])} |")
+                        f"{sum(records.holds(low, ROOM_TARGET) for low in s['last_min'])} |")
     return "\n".join(rows)
 
 
@@ -925,7 +925,7 @@ def round_2_verdict(candidates=ROUND_2, reference: str = ROUND_2_REFERENCE,
                          f"{worst - bar:+.2f} points against the bar: goes on to seeds 4-5.")
         else:
             s = records.summarize_runs(results, last)
-            holding = sum(low >= ROUND_2_TARGET - 1e-9 for low in s["last_min"])
+            holding = sum(records.holds(low, ROUND_2_TARGET) for low in s["last_min"])
             lines.append(f"- {name}: {holding} of {len(seeds)} seeds hold {ROUND_2_TARGET:.2f} "
                          f"%, worst {s['worst_last_min']:.2f} %: "
                          f"{'earns a test record' if holding == len(seeds) else 'no test record'}.")
@@ -1030,7 +1030,7 @@ def seed_profiles(step: int, names, last: int = 4, target: float = 99.40) -> lis
         for run, acc, low, epoch in zip(results["runs"], records.accuracies(results),
                                         s["last_min"], s["last_min_epoch"]):
             rows.append({"name": name, "seed": run["seed"], "low": low, "epoch": epoch,
-                         "holds": low >= target - 1e-9, "train_end": run["train_acc"][-1],
+                         "holds": records.holds(low, target), "train_end": run["train_acc"][-1],
                          "before": acc[-last - 1]})
     return rows
 

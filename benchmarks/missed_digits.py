@@ -95,8 +95,8 @@ def missed_digits_table(name: str, target: float = 99.40) -> str:
     rows, groups = [], {True: [], False: []}
     for seed, low, epoch in zip(summary["seeds"], summary["last_min"], summary["last_min_epoch"]):
         counts = kept["misses"][str(seed)][epoch - kept["epochs"][0]]
-        groups[low >= target].append(counts)
-        rows.append(f"| {seed} | {low:.2f} | {epoch} | {'yes' if low >= target else 'no'} | "
+        groups[records.holds(low, target)].append(counts)
+        rows.append(f"| {seed} | {low:.2f} | {epoch} | {'yes' if records.holds(low, target) else 'no'} | "
                     + " | ".join(map(str, counts)) + f" | {sum(counts)} |")
     for holds, group in groups.items():
         if group:

@@ -231,8 +231,7 @@ def verdict(results: dict, budget: int = BUDGET, target: float = records.TARGET,
     judged = min(last, epochs)
     s = records.summarize_runs(results, judged)
     lowest, lowest_epoch, seeds = s["last_min"], s["last_min_epoch"], s["seeds"]
-    held = sum(low >= target - 1e-9 for low in lowest)
-    worst = min(lowest)
+    held, _, worst = records.held(results, target, last)
     at = lowest.index(worst)
     measured = "validation split" if results["eval_set"] == "validation" else "test set"
     reasons = []
@@ -399,7 +398,6 @@ def plot_beside_steps(judged: Judged, path: Path | None = None):
     results, v = judged.results, judged.verdict
     measured = "validation" if results["eval_set"] == "validation" else "test"
     label = f"{results['model_class']} ({measured})"
-    point = (results["params"], min(v.lowest), label, (sum(low >= records.TARGET - 1e-9
-                                                           for low in v.lowest), len(v.seeds)))
+    point = (results["params"], min(v.lowest), label, records.held(results)[:2])
     path = path or judged.path.parent.parent / "plots" / "overview.png"
     return records.plot_overview(path, yours=[point])

@@ -177,6 +177,20 @@ def test_a_12_epoch_run_is_judged_on_its_own_last_4_and_more_than_15_epochs_fail
     assert not v.passed and "16 epochs, more than 15" in v.text
 
 
+def test_the_pages_and_the_judge_apply_one_rule_on_the_line_and_beside_it():
+    """A seed on the line holds, after a float sum's last bit too; one just under it does not,
+    for the pages (records.held, records.verdict) and the judge alike."""
+    on_the_line = [99.0] * 11 + [99.40, 99.4 - 1e-12, 99.41, 99.42]
+    under = [99.0] * 11 + [99.40, 99.39, 99.41, 99.42]
+    for accs, holds in ((on_the_line, True), (under, False)):
+        results = dict(history((1, [99.5] * 15), (2, accs)), step=5)
+        met, seeds, _ = records.held(results)
+        assert (met == seeds) is holds and judge.verdict(results).passed is holds
+        assert (", **missed by" not in records.verdict(results)) is holds
+    short = history((1, [99.45, 99.39]))  # a 2-epoch run is judged on both epochs
+    assert records.held(short) == (0, 1, 99.39) and not judge.verdict(short).passed
+
+
 def test_the_budget_is_part_of_the_rule():
     accs = [99.5] * 15
     assert judge.verdict(history((1, accs), params=7_999)).passed
