@@ -639,7 +639,7 @@ def plot_pareto(path: Path, last: int = 4, target: float = 99.40):
     """The frontier search at a glance: parameters against the worst seed's lowest accuracy
     of the last epochs, every validation candidate and every test record, each set's Pareto
     front joined, with the target's line and the 4,000 budget."""
-    plt = utils._pyplot()
+    plt = utils.pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for eval_set, marker, color in (("validation", "o", "tab:blue"), ("test", "s", "tab:red")):
         points = pareto_points(eval_set, last, target)
@@ -660,7 +660,7 @@ def plot_pareto(path: Path, last: int = 4, target: float = 99.40):
     ax.set(xlabel="parameters", ylabel=f"worst seed: lowest of last {last} epochs (%)",
            title="The frontier search: size against the worst seed, validation and test")
     ax.legend(fontsize=8, loc="lower right")
-    return utils._save(fig, path)
+    return utils.save_figure(fig, path)
 
 def search_table(step: int = 5, last: int = 4) -> str:
     """Markdown table of every recorded variant of ``step``: params, seeds, best and lowest of

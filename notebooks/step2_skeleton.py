@@ -90,8 +90,8 @@ print(utils.model_summary(model))
 print(utils.format_rf_table(utils.receptive_field_table(model)))
 
 # %% [markdown]
-# **Reading the table.** The receptive field (RF) of a layer is how many input pixels one of
-# its output pixels sees; the *jump* is how many input pixels lie between two neighbouring
+# **Reading the table.** The receptive field (RF) of a layer is the side, in input pixels, of
+# the square one of its output pixels sees; the *jump* is how many input pixels lie between two neighbouring
 # output pixels. Each layer with kernel k adds (k - 1) x jump to the RF, and a stride
 # multiplies the jump: a 3x3 conv adds 2 x jump, a 1x1 conv adds nothing, a 2x2 max-pool of
 # stride 2 adds 1 x jump and then doubles the jump, and one kernel (or a global average pool)

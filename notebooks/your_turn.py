@@ -25,7 +25,7 @@
 # How it goes: edit the network in the cell below; the judge checks it before any training
 # (the parameter budget, with the parameters per layer; a batch of shape (N, 1, 28, 28) giving
 # logits of shape (N, 10); the receptive field), says how long training will take on your
-# device, trains it with the final step's recipe (step 5's) on the **validation split** (the
+# device, trains it with step 5's recipe on the **validation split** (the
 # last 10,000 training images), and gives the verdict. Your runs go to `runs/<your class>/`,
 # never into `Data/`. The same judge runs from a terminal:
 # `python src/train.py --model my_net.py:MyNet --seeds 1,2,3`.
@@ -102,6 +102,13 @@ class MyNet(nn.Module):
 BUDGET = judge.BUDGET  # 8,000; 4_000 for the frontier challenge
 
 # %% [markdown]
+# **From this notebook to a file, for the terminal.** Save the class in a file of its own, say
+# `my_net.py` at the repository's root: first the two imports it uses, `import torch.nn as nn`
+# and `from model import conv_block`, then the `class MyNet` cell above, as it is. Then
+# `python src/train.py --model my_net.py:MyNet` checks, trains and judges it as this notebook
+# does (`src/` is on its path, so `model` imports).
+
+# %% [markdown]
 # ## The checks, before any training
 #
 # A failed check stops here with one sentence that says what to change.
@@ -159,8 +166,9 @@ judge.plot_beside_steps(judged)
 #   where the receptive field is large, fewer parameters in the first layers).
 # - **Where the parameters went** (the table of the checks): one layer holding half the
 #   budget is the first place to look, as step 2's final kernel and step 4's GAP showed.
-# - **What the receptive field says**: the last layer should see the whole 28x28 image; a
-#   network that reaches 28 only at its last layer has little room to combine what it saw.
+# - **What the receptive field says**: the last layer should see the whole image, an RF of 28
+#   (the image's side). Reaching it only at the last layer is no fault: steps 4-7 reach it only
+#   at their global average pool, and hold the target.
 # - **What to change next**: one thing at a time, judged again on the same seeds, as the
 #   series' own searches did (`docs/`).
 #

@@ -4,7 +4,7 @@ The series judges its own steps one way, and this module judges yours the same w
 
     import judge
     judge.check(MyNet)                      # before any training: budget, shapes, receptive field
-    result = judge.judge(MyNet)             # train with the final step's recipe, on validation
+    result = judge.judge(MyNet)             # train with step 5's recipe, on validation
     print(result.verdict)                   # every seed >= 99.40 % in each of the last 4 epochs?
     judge.plot_beside_steps(result)         # your network on the series' overview figure
 

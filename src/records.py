@@ -210,18 +210,25 @@ def summarize_runs(results: dict, last: int = 4) -> dict:
     }
 
 
+def judged_epochs(results: dict, last: int = LAST) -> tuple[int, str]:
+    """How many epochs the rule judges, and their name: the last 4, or all of a shorter run."""
+    epochs = len(accuracies(results)[0])
+    return min(last, epochs), f"last {last}" if epochs > last else f"all {epochs}"
+
+
 def format_results(results: dict, last: int = 4) -> str:
     """The Results table of a notebook: one row per seed, then mean +- std over seeds."""
+    last, name = judged_epochs(results, last)
     s = summarize_runs(results, last)
     lines = [f"step {results['step']} ({results['model_class']}, {results['params']:,} params), "
              f"{results['mode']} mode, {results['epochs']} epochs, {results['eval_set']} set",
-             f"{'seed':>4} {'best %':>7} {'epoch':>5} {f'last {last} %':>14} {'wall s':>7}"]
+             f"{'seed':>4} {'best %':>7} {'epoch':>5} {f'{name} %':>14} {'wall s':>7}"]
     for run, acc, best in zip(results["runs"], accuracies(results), s["best"]):
         tail = acc[-last:]
         lines.append(f"{run['seed']:>4} {best:>7.2f} {acc.index(best) + 1:>5} "
                      f"{min(tail):>6.2f}-{max(tail):<7.2f} {run['wall_s']:>7.1f}")
     if len(results["runs"]) > 1:
-        lines.append(f"mean {s['best_mean']:>7.2f} +- {s['best_std']:.2f}   lowest of last {last}: "
+        lines.append(f"mean {s['best_mean']:>7.2f} +- {s['best_std']:.2f}   lowest of {name}: "
                      f"{s['last_min_mean']:.2f} +- {s['last_min_std']:.2f}, worst seed "
                      f"{s['worst_last_min']:.2f}")
     return "\n".join(lines)
@@ -246,10 +253,11 @@ def compare_with_recorded(results: dict, last: int = 4, target: float = 99.40) -
     if reference is None:
         return (f"(no recorded {results['eval_set']}-set reference for step {results['step']} "
                 f"in {RECORDED})")
-    rows = [f"{'':<9}{'params':>10}{'seeds':>6}{'best %':>8}{f'lowest of last {last} %':>24}"
+    name = judged_epochs(results, last)[1]
+    rows = [f"{'':<9}{'params':>10}{'seeds':>6}{'best %':>8}{f'lowest of {name} %':>24}"
             f"{f'held {target:.2f}':>12}"]
     for label, run in (("your run", results), ("recorded", reference)):
-        s = summarize_runs(run, last)
+        s = summarize_runs(run, judged_epochs(run, last)[0])
         met, seeds = held(run, target, last)[:2]
         lowest = f"{s['last_min_mean']:.2f} (worst {s['worst_last_min']:.2f})"
         rows.append(f"{label:<9}{run['params']:>10,}{seeds:>6}{s['best_mean']:>8.2f}"
@@ -630,6 +638,8 @@ def step_changes_table() -> str:
         if before is None:
             changed = [f"{recipe.epochs} epochs, batch {recipe.batch_size}",
                        _recipe_change("optimizer", recipe.optimizer)]
+        changed = [change + recipe.rate_set_by_schedule() if change.startswith("optimizer")
+                   else change for change in changed]
         r = read_results(results_path(step, RECORDED))
         met, seeds, worst = held(r)
         result = (f"{met} of {seeds} seeds hold {TARGET:.2f} %, worst {worst:.2f} %"
@@ -679,7 +689,7 @@ def plot_overview(path: Path = RECORDED / "plots" / "overview.png", yours=()):
     epochs, for every step and every candidate with a test record, beside the target and the
     two budgets. ``yours``: more points ``(params, worst, label, (seeds held, seeds))``, a
     student's network (``judge.plot_beside_steps``), drawn as stars."""
-    plt = utils._pyplot()
+    plt = utils.pyplot()
     step_files = sorted((RECORDED / "results").glob("step*.json"))
     steps = [read_results(f) for f in step_files]
     points = [(r["params"], held(r)[2], f"step {r['step']}", held(r)) for r in steps]
@@ -713,4 +723,4 @@ def plot_overview(path: Path = RECORDED / "plots" / "overview.png", yours=()):
            ylabel=f"worst seed: lowest of last {LAST} epochs (%)",
            title="Every step and tested candidate: size against the worst seed")
     ax.legend(fontsize=8, loc="lower right")
-    return utils._save(fig, path)
+    return utils.save_figure(fig, path)

@@ -65,7 +65,7 @@ RECIPES = {r.step: r for r in [
 RECIPES[6] = dataclasses.replace(RECIPES[5], step=6, title="Depthwise-separable convs",
                                  role="step", model=model.Step6Net, bn_stats_images=0)
 # Step 7, the frontier, trains a network of half step 5's size with step 5's training, without
-# dropout (the network underfits) and without precise BN, measured in its clean last epochs on
+# dropout (as the frontier search trained it) and without precise BN, measured in its clean last epochs on
 # an equal average of its weights over them (stochastic weight averaging). It is the recipe of
 # candidate r2_f28_swa, chosen on the validation split alone by the frontier search's third
 # round, where it beat the recipe step 7 had before (r0_step7_recipe, whose test record is

@@ -487,11 +487,36 @@ class Recipe:
         scheduler = self.scheduler(optimizer, steps_per_epoch, epochs) if self.scheduler else None
         return optimizer, scheduler
 
+    def learning_rates(self, train_size: int = 60_000) -> list[float]:
+        """The learning rate of every batch, as the optimizer and its schedule set it."""
+        optimizer, scheduler = self.optimizer_and_scheduler(nn.Linear(1, 1), train_size,
+                                                            self.epochs)
+        rates = []
+        for _ in range(self.epochs):
+            for _ in range(math.ceil(train_size / self.batch_size)):
+                rates.append(optimizer.param_groups[0]["lr"])
+                optimizer.step()  # no gradients: moves nothing, keeps the schedule in order
+                if scheduler and self.scheduler_per_batch:
+                    scheduler.step()
+            if scheduler and not self.scheduler_per_batch:
+                scheduler.step()
+        return rates
+
+    def rate_set_by_schedule(self) -> str:
+        """Where the schedule, not the optimizer's ``lr``, sets the rate from the first batch
+        (OneCycle): what it does, in a few words; else empty."""
+        rates = self.learning_rates()
+        if self.scheduler is None or rates[0] == self.optimizer.keywords.get("lr"):
+            return ""
+        return (f" (its lr unused: the schedule sets every batch's rate, {rates[0]:.2g} at the "
+                f"start, {max(rates):.2g} at the peak, {rates[-1]:.2g} at the end)")
+
 
 def recipe_changes(before: Recipe, after: Recipe) -> str:
     """What ``after`` changes against ``before``, field by field: what a step teaches."""
     lines = [f"{field.name}: {_describe(getattr(before, field.name))} -> "
              f"{_describe(getattr(after, field.name))}"
+             + (after.rate_set_by_schedule() if field.name == "optimizer" else "")
              for field in dataclasses.fields(Recipe) if field.name not in ("step", "title")
              and _describe(getattr(before, field.name)) != _describe(getattr(after, field.name))]
     return "\n".join(lines) or "nothing: the same recipe"
@@ -636,7 +661,8 @@ def format_rf_table(rows) -> str:
 
 
 # --------------------------------------------------------------------------- plots
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot, drawing to files only outside a notebook."""
     import matplotlib
 
     if "ipykernel" not in sys.modules and not os.environ.get("MPLBACKEND"):
@@ -646,17 +672,18 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path):
+def save_figure(fig, path: Path):
+    """Write ``fig`` to ``path`` and close it: a notebook shows the returned figure once."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90, bbox_inches="tight")
-    _pyplot().close(fig)  # shown once: a notebook displays the returned figure
+    pyplot().close(fig)  # shown once: a notebook displays the returned figure
     return fig
 
 
 def plot_history(results: dict, path: Path):
     """Training and test (or validation) loss and accuracy per epoch, one line per seed."""
-    plt = _pyplot()
+    plt = pyplot()
     measured = eval_name(results["eval_set"])
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for run in results["runs"]:
@@ -671,7 +698,7 @@ def plot_history(results: dict, path: Path):
         axes[1].set_ylim(98.5, 100)
     axes[1].legend(fontsize=7, ncol=2)
     fig.suptitle(f"Step {results['step']}: {results['title']} ({results['params']:,} params)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _denormalize(x):
@@ -680,7 +707,7 @@ def _denormalize(x):
 
 def plot_samples(x, y, path: Path, n: int = 32, augment: Augment | None = None, seed: int = 0):
     """A grid of training images (augmented if ``augment`` is given), with their labels."""
-    plt = _pyplot()
+    plt = pyplot()
     images = x[:n]
     if augment is not None:
         images = augment_batch(images, augment, torch.Generator().manual_seed(seed))
@@ -689,12 +716,12 @@ def plot_samples(x, y, path: Path, n: int = 32, augment: Augment | None = None, 
         ax.imshow(img, cmap="gray_r")
         ax.set_title(str(label), fontsize=8)
         ax.axis("off")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_misclassified(x, y, preds, path: Path, n: int = 24):
     """The first ``n`` test images the model got wrong: true label -> prediction."""
-    plt = _pyplot()
+    plt = pyplot()
     wrong = (preds != y).nonzero().flatten()[:n].cpu()
     cols = 8
     rows = max(1, math.ceil(n / cols))
@@ -705,7 +732,7 @@ def plot_misclassified(x, y, preds, path: Path, n: int = 24):
         ax.imshow(_denormalize(x[i:i + 1])[0], cmap="gray_r")
         ax.set_title(f"{y[i].item()}->{preds[i].item()}", fontsize=8, color="crimson")
     fig.suptitle(f"{(preds != y).sum().item()} misclassified of {len(y)} (true->predicted)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def confusion_matrix(y, preds, classes: int = 10) -> torch.Tensor:
@@ -714,7 +741,7 @@ def confusion_matrix(y, preds, classes: int = 10) -> torch.Tensor:
 
 
 def plot_confusion(y, preds, path: Path):
-    plt = _pyplot()
+    plt = pyplot()
     cm = confusion_matrix(y, preds)
     off = cm.clone().fill_diagonal_(0)
     fig, ax = plt.subplots(figsize=(5, 4.5))
@@ -725,4 +752,4 @@ def plot_confusion(y, preds, path: Path):
                     color="gray" if i == j else "black")
     ax.set(xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10),
            title="confusion matrix (colour: errors only)")
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -322,3 +322,18 @@ def test_the_judges_options_need_a_model(capsys):
     with pytest.raises(SystemExit):
         train.main([])
     assert "--model" in capsys.readouterr().err
+
+
+def test_your_turns_network_saved_to_a_file_as_the_notebook_says_loads_for_the_terminal(tmp_path):
+    """your_turn's "From this notebook to a file": its two imports, then the MyNet cell as it is,
+    give a file that ``--model my_net.py:MyNet`` loads and checks."""
+    source = (utils.REPO_ROOT / "notebooks" / "your_turn.py").read_text()
+    said = " ".join(source.split("**From this notebook to a file")[1].split("# %%")[0].split())
+    imports = re.findall(r"`((?:import|from) [^`]+)`", said)
+    assert imports == ["import torch.nn as nn", "from model import conv_block"]
+    cell = next(c for c in source.split("# %%") if c.lstrip().startswith("class MyNet"))
+    cell = cell.split("\nBUDGET")[0]
+    (tmp_path / "my_net.py").write_text("\n".join(imports) + "\n\n" + cell.strip() + "\n")
+    from model import Step3Net  # the network the notebook starts from
+    assert judge.check(judge.load_class(f"{tmp_path}/my_net.py:MyNet")).params == \
+        utils.count_parameters(Step3Net())

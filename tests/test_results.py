@@ -48,10 +48,11 @@ def test_every_generated_block_is_what_its_generator_prints_now():
     import render_docs
 
     assert {"headline-final", "headline-frontier", "frontier-gap", "results-table",
-            "quick-start", "test-time"} | {f"step-results-{s}" for s in RECIPES} \
+            "quick-start", "step-changes"} | {f"step-results-{s}" for s in RECIPES} \
         <= set(render_docs.blocks(README))
     docs = "".join(p.read_text() for p in (utils.REPO_ROOT / "docs").glob("*.md"))
-    assert {"search-table-5", "pareto-validation", "pareto-test"} <= set(render_docs.blocks(docs))
+    assert {"search-table-5", "pareto-validation", "pareto-test", "test-time", "rf-worked",
+            "one-recipe-table"} <= set(render_docs.blocks(docs))
     for path in render_docs.documents():
         text = path.read_text()
         assert render_docs.render(text) == text, \
