@@ -886,6 +886,35 @@ def one_recipe_table(last: int = 4) -> str:
     return "\n".join(lines)
 
 
+ONE_RECIPE_FLOOR = 98.5  # the figure's lowest accuracy
+
+
+def plot_one_recipe(path: Path, last: int = 4):
+    """docs/network_or_recipe.md's figure: per step, its own test record's score (network and
+    recipe changed together) beside its network under step 5's recipe (validation, seeds 1-5:
+    the mean, and the worst seed below it)."""
+    plt = utils.pyplot()
+    rows = one_recipe_rows(last)
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    steps = [row["step"] for row in rows]
+    ax.plot(steps, [row["own"] for row in rows], "o-", color="tab:gray",
+            label="its own record (test; its network and recipe)")
+    ran = [row for row in rows if row["one_recipe"]]
+    ax.plot([row["step"] for row in ran], [row["one_recipe"]["last_min_mean"] for row in ran],
+            "o-", color="tab:blue", label="its network, step 5's recipe (validation: mean)")
+    ax.scatter([row["step"] for row in ran], [row["one_recipe"]["worst_last_min"] for row in ran],
+               marker="v", color="tab:blue", label="... and worst seed")
+    ax.axhline(records.TARGET, color="k", ls=":", lw=1)
+    for row in ran:  # below the axis (a network that did not learn): its mean, written
+        if row["one_recipe"]["last_min_mean"] < ONE_RECIPE_FLOOR:
+            ax.annotate(f"mean {row['one_recipe']['last_min_mean']:.1f} %, off the axis",
+                        (row["step"], ONE_RECIPE_FLOOR + 0.05), fontsize=8, ha="center")
+    ax.set(xticks=steps, xlabel="step's network", ylabel=f"lowest of last {last} epochs (%)",
+           ylim=(ONE_RECIPE_FLOOR, 99.7), title="Network or recipe: each step's network under one recipe")
+    ax.legend(fontsize=8, loc="lower right")
+    return utils.save_figure(fig, path)
+
+
 def one_recipe_expectations() -> str:
     """What each network under step 5's recipe was expected to do, written before its runs."""
     return "\n".join(f"- `{name}`, step {step}'s network: {why} (mean {low:+.2f} to {high:+.2f} "

@@ -31,29 +31,31 @@
 # recipe is then measured once on the test set, in this notebook, and reported as it comes.
 # The search ran when the frontier was step 6, so its records are named `step6.json`.
 #
-# The network, `Step7Net` (3,918 parameters), is step 6's design made narrower: after a full 3x3
-# conv of 12 channels, every 3x3 conv is depthwise-separable (a 3x3 filter per channel, then a
-# 1x1 conv that mixes channels), which costs 1/9 + 1/c_out of a full 3x3 conv (about a seventh
-# at 30 channels); the 1x1 classifier after the global average pool is a full conv. So the
-# three convs after the pool can be 30 channels wide, where step 4's layout at this size had
-# 8-20. No dropout, as the frontier search trained its networks. The training is step 5's: three-phase
-# OneCycle with a learning-rate peak of 0.4, SGD with Nesterov momentum and weight decay,
-# rotations up to 10 degrees, shifts up to 10 % and scales of 0.9-1.1, the last 4 epochs on
-# un-augmented images. In those clean epochs what is measured is not the trained network but
-# an equal average of its weights over them, updated after every step (stochastic weight
-# averaging, torch's `AveragedModel`): one network, whose weights sit in the middle of where
-# the last, low-learning-rate steps wandered, so the last batches' noise does not reach the
-# test. It is the recipe of candidate `r2_f28_swa` of the search's third round, which beat on
-# validation both f36's moving average of the weights and the recipe step 7 had until then:
-# the same network without the clean epochs and the average, with precise BN
-# (`r0_step7_recipe`; its test record is kept in `Data/results/before_round_3/step7.json`).
-# `Step7Net` is the candidate's network layer for layer, but draws its initial weights in
-# another order, so a seed here is another draw than the candidate's seed.
+# What changes against step 6, and why:
 #
-# The record trained its 5 seeds one after another on a CPU, as the third round's validation
-# seeds were, and a re-recording trains them the same way. Run by you, the seeds train packed
-# on a GPU, which gives the same runs up to the order of floating-point sums (the network has
-# no dropout).
+# - **The network, `Step7Net`** (3,918 parameters): step 6's design made narrower. After a full
+#   3x3 conv of 12 channels, every 3x3 conv is depthwise-separable, which costs 1/9 + 1/c_out
+#   of a full 3x3 conv (about a seventh at 30 channels), so the three convs after the pool can
+#   be 30 channels wide, where step 4's layout at this size had 8-20. The 1x1 classifier after
+#   the global average pool is a full conv. No dropout, as the frontier search trained its
+#   networks.
+# - **The training is step 6's** (step 5's, without dropout and precise BN): three-phase
+#   OneCycle with a peak of 0.4, SGD with Nesterov momentum and weight decay, rotations up to
+#   10 degrees, shifts up to 10 % and scales of 0.9-1.1, the last 4 epochs on un-augmented
+#   images.
+# - **What is measured in those clean epochs** is an equal average of the weights over them,
+#   updated after every step (stochastic weight averaging, torch's `AveragedModel`): one
+#   network whose weights sit in the middle of where the last, low-learning-rate steps
+#   wandered, so the last batches' noise does not reach the test.
+# - **Why:** it is candidate `r2_f28_swa` of the search's third round, which beat on validation
+#   both f36's moving average of the weights and the recipe step 7 had until then
+#   (`r0_step7_recipe`, the same network without the clean epochs and the average, with
+#   precise BN; its test record is kept in `Data/results/before_round_3/step7.json`).
+#
+# `Step7Net` is the candidate's network layer for layer, but draws its initial weights in
+# another order, so a seed here is another draw than the candidate's seed. The record trained
+# its 5 seeds one after another on a CPU; run by you on a GPU, the seeds train packed, which
+# gives the same runs up to the order of floating-point sums (the network has no dropout).
 
 # %%
 # Bootstrap. On Colab: clone the repository and install the one package Colab lacks (torch is

@@ -148,7 +148,7 @@ class Step6Net(Net):
     of a full 3x3 conv, about a seventh at 36 channels. So after the pool the network can be 36
     channels wide with fewer parameters than step 5's 16, and the second conv is separable too.
     No dropout: the frontier search trained its networks without it, and this one ends with
-    its training accuracy above test, so it does not underfit. Chosen on the
+    its training accuracy above test: no sign of underfitting. Chosen on the
     validation split as candidate f30 (``benchmarks/design_search.py``, docs/frontier_search.md).
     """
 

@@ -461,7 +461,7 @@ class Recipe:
 
     def model_class(self) -> str:
         """The network's name in results files: its class, or its builder and arguments."""
-        return _describe(self.model)
+        return describe(self.model)
 
     def augment_in(self, epoch: int, epochs: int) -> Augment | None:
         """The augmentation of ``epoch`` of ``epochs``: none in the last ``clean_last_epochs``;
@@ -514,19 +514,21 @@ class Recipe:
 
 def recipe_changes(before: Recipe, after: Recipe) -> str:
     """What ``after`` changes against ``before``, field by field: what a step teaches."""
-    lines = [f"{field.name}: {_describe(getattr(before, field.name))} -> "
-             f"{_describe(getattr(after, field.name))}"
+    lines = [f"{field.name}: {describe(getattr(before, field.name))} -> "
+             f"{describe(getattr(after, field.name))}"
              + (after.rate_set_by_schedule() if field.name == "optimizer" else "")
              for field in dataclasses.fields(Recipe) if field.name not in ("step", "title")
-             and _describe(getattr(before, field.name)) != _describe(getattr(after, field.name))]
+             and describe(getattr(before, field.name)) != describe(getattr(after, field.name))]
     return "\n".join(lines) or "nothing: the same recipe"
 
 
-def _describe(build) -> str:
+def describe(build) -> str:
+    """A recipe field as results files and the pages print it: a class or function by name, a
+    partial with its arguments."""
     if isinstance(build, functools.partial):
-        args = [_describe(a) for a in build.args]
-        args += [f"{k}={_describe(v)}" for k, v in build.keywords.items()]
-        return f"{_describe(build.func)}({', '.join(args)})"
+        args = [describe(a) for a in build.args]
+        args += [f"{k}={describe(v)}" for k, v in build.keywords.items()]
+        return f"{describe(build.func)}({', '.join(args)})"
     return getattr(build, "__name__", repr(build)) if callable(build) else repr(build)
 
 

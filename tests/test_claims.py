@@ -645,7 +645,8 @@ def test_steps_6_and_7_train_without_dropout_and_do_not_underfit():
     training accuracy ends above its test accuracy on every seed of both records."""
     import model
 
-    assert "so it does not underfit" in " ".join(model.Step6Net.__doc__.split())
+    assert "training accuracy above test: no sign of underfitting" in " ".join(
+        model.Step6Net.__doc__.split())
     for step in (6, 7):
         assert not any(isinstance(m, torch.nn.Dropout) for m in RECIPES[step].model().modules())
         for run in records.read_results(records.results_path(step, records.RECORDED))["runs"]:
@@ -653,3 +654,21 @@ def test_steps_6_and_7_train_without_dropout_and_do_not_underfit():
     for page in ("step6_separable.py", "step7_frontier.py"):
         assert "this small underfits" not in " ".join((utils.REPO_ROOT / "notebooks" / page)
                                                   .read_text().replace("# ", "").split())
+
+
+def test_what_the_network_or_recipe_round_says_so_far():
+    """docs/network_or_recipe.md, held to its records (each against n5_step5_net, seeds 1-5)."""
+    on_page("network_or_recipe.md", "**Step 3's network validates below its expected range**")
+    on_page("network_or_recipe.md", "**Step 7's validates just below its range**")
+    on_page("network_or_recipe.md", "**Step 6's validates level with step 5's, its worst seed "
+            "higher**")
+    rows = {row["name"]: row["one_recipe"] for row in design_search.one_recipe_rows()}
+    five = rows["n5_step5_net"]
+    change = {name: rows[name]["last_min_mean"] - five["last_min_mean"]
+              for name in ("n3_step3_net", "n6_step6_net", "n7_step7_net")}
+    for name in change:
+        assert rows[name]["seeds"] == five["seeds"] == [1, 2, 3, 4, 5]
+    assert change["n3_step3_net"] < design_search.ONE_RECIPE["n3_step3_net"][2][0]
+    assert 0 < design_search.ONE_RECIPE["n7_step7_net"][2][0] - change["n7_step7_net"] < 0.02
+    assert abs(change["n6_step6_net"]) < 0.03
+    assert rows["n6_step6_net"]["worst_last_min"] > five["worst_last_min"]

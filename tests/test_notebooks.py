@@ -256,11 +256,12 @@ def test_a_recording_trains_the_seeds_the_way_its_record_did(tmp_path):
 
 
 def test_the_readme_set_up_is_what_ci_runs_and_keeps_the_test_tools_out_of_colab():
+    import pages
     import records
 
     readme = (utils.REPO_ROOT / "README.md").read_text()
-    assert records.quick_start() in readme
-    commands = [line.split("#")[0].strip() for line in records.quick_start().splitlines()]
+    assert pages.quick_start() in readme
+    commands = [line.split("#")[0].strip() for line in pages.quick_start().splitlines()]
     ci = (utils.REPO_ROOT / ".ci" / "run").read_text().splitlines()
     assert "pip install -r requirements-test.txt" in commands and "pytest" in commands
     assert ".venv/bin/python -m pip install --quiet -r requirements-test.txt" in ci

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+import pages
+
 import records
 import utils
 from steps import RECIPES
@@ -203,9 +205,9 @@ def test_a_validation_run_is_compared_with_a_validation_record_of_the_same_recip
 
 
 def test_each_steps_results_give_the_odds_on_test_and_validation():
-    five = records.step_results(5)
+    five = pages.step_results(5)
     assert records.verdict(records.read_results(records.results_path(5, records.RECORDED))) in five
     assert f"`{records.VALIDATION_RECORDS[5][0]}`): " \
            f"{records.verdict(records.validation_records(5)[0])}." in five
     assert records.machine_difference(5) in five and "No GPU run is recorded" in five
-    assert "validation split" not in records.step_results(4)  # none recorded for step 4
+    assert "validation split" not in pages.step_results(4)  # none recorded for step 4

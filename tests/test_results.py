@@ -5,6 +5,8 @@ import re
 import jupytext
 import pytest
 
+import pages
+
 import records
 import utils
 from steps import RECIPES
@@ -66,7 +68,7 @@ def test_the_headlines_state_the_recorded_verdict_and_a_miss_with_its_size(role,
     assert results["params"] < budget and results["epochs"] <= 15
     met, seeds, worst = headline(results)
     assert seeds >= 5
-    line = records.headline(step)
+    line = pages.headline(step)
     assert f"**{met} of {seeds} seeds**" in line and f"worst seed {worst:.2f} %" in line
     assert (f"missed by {99.40 - worst:.2f} points" in line) == (met < seeds)
     assert line in README
@@ -98,12 +100,12 @@ def test_the_smallest_network_that_meets_the_target_is_found_in_every_record():
     meeting = sorted((r["params"], p.parent != RESULTS, p) for r, p in runs if r["mode"] == "full"
                      and r["eval_set"] == "test" and r["epochs"] <= 15
                      and headline(r)[0] == headline(r)[1] >= 5)
-    assert records.records_meeting_the_target() == [(params, p) for params, _, p in meeting]
+    assert pages.records_meeting_the_target() == [(params, p) for params, _, p in meeting]
     assert meeting[0][2] == records.results_path(6, RESULTS.parent)  # step 6, not f30's copy
     smallest = meeting[0][0]
-    assert f"**{smallest:,} parameters**" in records.frontier_gap()
-    assert f"**{smallest - 4_000:,} over the 4,000 goal**" in records.frontier_gap()
-    assert records.frontier_gap() in README
+    assert f"**{smallest:,} parameters**" in pages.frontier_gap()
+    assert f"**{smallest - 4_000:,} over the 4,000 goal**" in pages.frontier_gap()
+    assert pages.frontier_gap() in README
 
 
 # A number in prose is a claim; outside the generated blocks only these may appear: the
@@ -159,7 +161,7 @@ def test_notebook_results_and_analysis_take_their_numbers_from_the_record(step):
     sections = {heading: next(c.source for c in jupytext.read(path).cells
                               if c.cell_type == "markdown" and c.source.startswith(heading))
                 for heading in ("## Results", "## Analysis")}
-    assert records.step_results(step) in sections["## Results"]
+    assert pages.step_results(step) in sections["## Results"]
     for heading, section in sections.items():
         assert free_numbers(section) == [], f"{path.name}: a number typed into {heading}"
 
@@ -189,18 +191,24 @@ def test_a_run_of_fewer_than_4_epochs_is_never_called_its_last_4():
     assert short  # step 1: 2 epochs
     for step in short:
         epochs = recorded(step)["epochs"]
-        assert f"all {epochs} epochs" in records.step_results(step)
-        assert f"last {records.LAST} epochs" not in records.step_results(step)
-        row = next(line for line in records.results_table_markdown().splitlines()
+        assert f"all {epochs} epochs" in pages.step_results(step)
+        assert f"last {records.LAST} epochs" not in pages.step_results(step)
+        row = next(line for line in pages.results_table_markdown().splitlines()
                    if line.startswith(f"| {step}. "))
         assert f"(all {epochs})" in row
 
 
 def test_the_table_of_changes_names_what_each_recipe_changes():
-    table = records.step_changes_table().splitlines()[2:]
+    table = pages.step_changes_table().splitlines()[2:]
     assert len(table) == len(RECIPES)
     five, six = (next(row for row in table if row.startswith(f"| {s}. ")) for s in (5, 6))
     assert "`Step5Net`: Step 4's network with its narrowest layer" in five
     assert "precise BN" in five and "5 seeds" in five
     assert "last 4 epochs un-augmented" in five
     assert "no precise BN" in six and "augmentation" not in six  # step 6 keeps step 5's
+
+
+def test_the_readme_is_read_in_one_sitting():
+    """At most 250 lines: what a student does not need for the lesson is in docs/."""
+    assert len(README.splitlines()) <= 250
+    assert "(docs/using_the_series.md)" in README

@@ -127,21 +127,6 @@ def ablation_largest_loss() -> str:
             + (f" Not recorded yet: {', '.join(waiting)}." if waiting else ""))
 
 
-def precise_bn_training() -> str:
-    """Whether removing precise BN changed the training histories (it only changes what is
-    measured), seed for seed on the ablation's machine."""
-    full = design_search.validation_record(5, "b0_full_recipe")
-    without = design_search.validation_record(5, "b4_no_precise_bn")
-    if not full or not without:
-        return "Not recorded yet: the ablation (docs/step5_ablation.md) has not run."
-    pairs = [(a, b) for a in full["runs"] for b in without["runs"] if a["seed"] == b["seed"]]
-    same = all(a["train_loss"] == b["train_loss"] for a, b in pairs)
-    return (f"On {len(pairs)} seeds the training losses of every epoch are "
-            f"**{'identical' if same else 'not identical'}** with and without precise BN: "
-            + ("it changes only the statistics the network is measured with."
-               if same else "something in the training depends on it."))
-
-
 def separable_cost(step: int, name: str) -> str:
     block = _layer(step, name)
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
@@ -161,6 +146,23 @@ def compare_worst(step: int, other: int) -> str:
             f"step {other}'s: **{theirs[2]:.2f} %** ({theirs[0]} of {theirs[1]}).")
 
 
+def network_under_step5s_recipe(step: int) -> str:
+    """Step ``step``'s network under step 5's recipe, against step 5's own (validation,
+    seeds 1-5, one machine), beside the gain its own step's record showed."""
+    rows = {row["step"]: row for row in design_search.one_recipe_rows()}
+    mine, five = rows[step]["one_recipe"], rows[5]["one_recipe"]
+    if mine is None or five is None:
+        return "Not recorded yet: `docs/network_or_recipe.md` gives the rows recorded so far."
+    return (f"Under step 5's recipe, step {step}'s network holds a mean of "
+            f"**{mine['last_min_mean']:.2f} %** (worst seed {mine['worst_last_min']:.2f} %) over "
+            f"seeds {', '.join(map(str, mine['seeds']))}, against step 5's own "
+            f"{five['last_min_mean']:.2f} % (worst {five['worst_last_min']:.2f} %): "
+            f"**{mine['last_min_mean'] - five['last_min_mean']:+.2f} points**. Its own record "
+            f"(its network with its own recipe, test set) scored {rows[step]['own']:.2f} %, "
+            f"step 5's {rows[5]['own']:.2f} %: that gap is network and recipe together, "
+            "the first difference is the network's share of it.")
+
+
 ANSWERS = {
     "step1-first-conv": lambda: conv_parameters(1, "features.0.0"),
     "step1-largest": lambda: largest_layer(1),
@@ -173,7 +175,7 @@ ANSWERS = {
     "step4-learning-rates": lambda: learning_rates(4),
     "step4-train-test": lambda: train_against_test(4),
     "step5-ablation": ablation_largest_loss,
-    "step5-precise-bn": precise_bn_training,
+    "step5-network-or-recipe": lambda: network_under_step5s_recipe(3),
     "step5-worst-seed": lambda: worst_seed(5),
     "step6-separable": lambda: separable_cost(6, "features.4"),
     "step6-against-step5": lambda: compare_worst(6, 5),

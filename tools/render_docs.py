@@ -22,6 +22,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "benchmarks")]
 import design_search  # noqa: E402
 import exercises  # noqa: E402
 import missed_digits  # noqa: E402
+import pages  # noqa: E402
 import pipeline_speed  # noqa: E402
 import precise_bn  # noqa: E402
 import records  # noqa: E402
@@ -31,14 +32,14 @@ from steps import RECIPES  # noqa: E402
 
 ROLE_STEP = {recipe.role: step for step, recipe in RECIPES.items()}
 GENERATORS = {
-    "headline-final": lambda: records.headline(ROLE_STEP["final"]),
-    "headline-frontier": lambda: records.headline(ROLE_STEP["frontier"]),
-    "frontier-gap": records.frontier_gap,
-    **{f"step-results-{step}": (lambda step=step: records.step_results(step)) for step in RECIPES},
-    "results-table": records.results_table_markdown,
-    "step-changes": records.step_changes_table,
-    "test-time": records.pytest_time,
-    "quick-start": records.quick_start,
+    "headline-final": lambda: pages.headline(ROLE_STEP["final"]),
+    "headline-frontier": lambda: pages.headline(ROLE_STEP["frontier"]),
+    "frontier-gap": pages.frontier_gap,
+    **{f"step-results-{step}": (lambda step=step: pages.step_results(step)) for step in RECIPES},
+    "results-table": pages.results_table_markdown,
+    "step-changes": pages.step_changes_table,
+    "test-time": pages.pytest_time,
+    "quick-start": pages.quick_start,
     "search-table-5": lambda: design_search.search_table(5),
     "search-table-6": lambda: design_search.search_table(6),
     "pareto-validation": lambda: design_search.pareto_table("validation"),
@@ -82,7 +83,7 @@ ARGUMENT_GENERATORS = {
     "missed-digits": missed_digits.missed_digits_table,
     "compare": lambda a, b: code_block(seeds_at_once.compare(a, b, root=ROOT)),
     "timing-of": timing_of,
-    "rf-worked": lambda step: records.receptive_field_worked(int(step)),
+    "rf-worked": lambda step: pages.receptive_field_worked(int(step)),
     "answer": lambda name: exercises.ANSWERS[name](),
     "ablation-table": design_search.ablation_table,  # the full recipes whose ablation it shows
     "ablation-expectations": design_search.ablation_expectations,
@@ -145,6 +146,7 @@ def main() -> int:
         records.plot_overview()
         frontier = ROLE_STEP["frontier"]
         design_search.plot_pareto(records.plot_path(frontier, "pareto", records.RECORDED))
+        design_search.plot_one_recipe(records.RECORDED / "plots" / "network_or_recipe.png")
     for path in stale:
         print(f"{path}: {'stale' if args.check else 'regenerated'}")
     return 1 if args.check and stale else 0
