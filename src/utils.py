@@ -1,7 +1,8 @@
 """The engine of the series, for one network: what every notebook and ``src/train.py`` call.
 
 Read top to bottom (about ten minutes): settings; data (step 1: load MNIST once into tensors);
-augmentation (step 5: a random affine per image, on whole batches); the train / test loop
+augmentation (step 5: a random affine per image, on whole batches; an elastic
+distortion on top where a recipe asks for it); the train / test loop
 (``train_one_epoch`` and ``evaluate``, every step); precise BatchNorm statistics and
 averages of the weights (what is measured after each epoch: step 5 uses precise BN, step 7
 an equal average of the weights over its clean epochs);
@@ -247,11 +248,22 @@ def iterate_batches(x, y, batch_size: int, generator: torch.Generator | None = N
 @dataclass(frozen=True)
 class Augment:
     """Random affine per image: rotation in degrees, translation as a fraction of the width,
-    and a scale range. Defaults: the course's RandomRotation(7)."""
+    and a scale range. Defaults: the course's RandomRotation(7). ``elastic`` > 0 adds an
+    elastic distortion (Simard et al. 2003): a random displacement field of that strength in
+    pixels, smoothed by a Gaussian of ``elastic_sigma`` pixels."""
 
     degrees: float = 7.0
     translate: float = 0.0
     scale: tuple[float, float] = (1.0, 1.0)
+    elastic: float = 0.0
+    elastic_sigma: float = 4.0
+
+    def __repr__(self):  # the elastic fields only when set: older records keep their repr
+        affine = f"Augment(degrees={self.degrees!r}, translate={self.translate!r}, " \
+                 f"scale={self.scale!r}"
+        if not self.elastic:
+            return affine + ")"
+        return affine + f", elastic={self.elastic!r}, elastic_sigma={self.elastic_sigma!r})"
 
 
 _BACKGROUND = (0.0 - MNIST_MEAN) / MNIST_STD  # a black pixel after normalization
@@ -275,7 +287,34 @@ def augment_batch(x: torch.Tensor, aug: Augment, generator: torch.Generator) -> 
                          torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     theta = to_device(theta.to(x.dtype), x.device)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    if aug.elastic:
+        grid = grid + elastic_field(x, aug.elastic, aug.elastic_sigma, generator)
     return F.grid_sample(x - _BACKGROUND, grid, align_corners=False) + _BACKGROUND
+
+
+def elastic_field(x: torch.Tensor, strength: float, sigma: float,
+                  generator: torch.Generator) -> torch.Tensor:
+    """One smooth random displacement per pixel and image, in ``affine_grid``'s units (shape
+    ``(n, h, w, 2)``): uniform noise in [-1, 1) per pixel, drawn on the CPU like the affine,
+    smoothed by a Gaussian of ``sigma`` pixels and scaled to ``strength`` pixels. Added to the
+    affine grid, one ``grid_sample`` does both. The Gaussian is a matrix on each side
+    (``blur @ noise @ blur.T``, zero beyond the border): two small matmuls, not a slow conv."""
+    n, _, h, w = x.shape
+    noise = torch.rand(n, 2, h, w, generator=generator) * 2 - 1  # (dx, dy) per image
+    noise = to_device(noise.to(x.dtype), x.device)
+    rows, cols = (gaussian_blur_matrix(size, sigma, x) for size in (h, w))
+    smooth = rows @ noise @ cols.T * strength
+    return torch.stack((smooth[:, 0] * (2 / w), smooth[:, 1] * (2 / h)), dim=-1)
+
+
+def gaussian_blur_matrix(size: int, sigma: float, like: torch.Tensor) -> torch.Tensor:
+    """``size`` x ``size``: row i holds a Gaussian of ``sigma`` centred on pixel i, normalized
+    as the whole Gaussian would be (what falls outside the image is lost, as with zero
+    padding)."""
+    at = torch.arange(size, dtype=like.dtype, device=like.device)
+    reach = torch.arange(-size, size + 1, dtype=like.dtype, device=like.device)
+    whole = torch.exp(-reach ** 2 / (2 * sigma ** 2)).sum()
+    return torch.exp(-(at[:, None] - at[None, :]) ** 2 / (2 * sigma ** 2)) / whole
 
 
 def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -466,15 +505,17 @@ class Recipe:
     def augment_in(self, epoch: int, epochs: int) -> Augment | None:
         """The augmentation of ``epoch`` of ``epochs``: none in the last ``clean_last_epochs``;
         in the ``ramp_down_epochs`` before them, weaker each epoch (3 of them: 3/4, 2/4, 1/4
-        of the rotation, shift and scale change)."""
+        of the rotation, shift, scale change and elastic strength)."""
         to_clean = epochs - self.clean_last_epochs + 1 - epoch  # epochs until the clean ones
         if self.augment is None or to_clean <= 0:
             return None
         if to_clean > self.ramp_down_epochs:
             return self.augment
         f, (low, high) = to_clean / (self.ramp_down_epochs + 1), self.augment.scale
-        return Augment(self.augment.degrees * f, self.augment.translate * f,
-                       (1 - (1 - low) * f, 1 + (high - 1) * f))
+        return dataclasses.replace(self.augment, degrees=self.augment.degrees * f,
+                                   translate=self.augment.translate * f,
+                                   scale=(1 - (1 - low) * f, 1 + (high - 1) * f),
+                                   elastic=self.augment.elastic * f)
 
     def averages_in(self, epoch: int, epochs: int) -> bool:
         """Whether ``epoch`` of ``epochs`` updates the average of the weights, and so is

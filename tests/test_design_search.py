@@ -463,3 +463,46 @@ def test_the_network_or_recipe_table_pairs_each_network_with_step5s_on_its_seeds
     own = {step: records.held(records.read_results(records.results_path(step, RESULTS.parent)))[2]
            for step in (3, 4)}
     assert rows["n4_step4_net"][10] == f"{own[4] - own[3]:+.2f} |"
+
+
+def test_the_fourth_rounds_levers_are_step7s_recipe_with_one_change_judged_as_written(
+        monkeypatch, tmp_path):
+    """docs/frontier_search.md's fourth round: its reference trains step 7's recipe (RECIPES[7],
+    only named as a step 6 candidate), each lever changes one field of it, and the table and
+    verdict judge each lever against the reference on seeds 1-5, by the range written first and
+    by ``beats``; nothing is chosen while a lever has not run."""
+    from steps import RECIPES
+
+    reference = design_search.CANDIDATES[design_search.ROUND_4_REFERENCE].recipe
+    assert reference == dataclasses.replace(RECIPES[7], step=6)
+    assert all(design_search.CANDIDATES[name].parent == design_search.ROUND_4_REFERENCE
+               for name in design_search.ROUND_4)
+    assert design_search.CANDIDATES["e1_elastic"].recipe.augment.elastic > 0
+    monkeypatch.setattr(design_search, "TUNING", tmp_path)
+    base = records.read_results(records.results_path(7, RESULTS.parent))
+    base = dict(base, eval_set="validation", runs=[
+        {k.replace("test_", "val_"): v for k, v in run.items()} for run in base["runs"]])
+
+    def write(name, lows):
+        runs = [dict(base["runs"][0], val_acc=base["runs"][0]["val_acc"][:-4] + [low] * 4,
+                     seed=seed) for seed, low in enumerate(lows, start=1)]
+        records.write_results(dict(base, runs=runs), records.results_path(6, tmp_path / name))
+
+    write("e0_step7_recipe", [99.40, 99.44, 99.46, 99.42, 99.44])  # mean 99.432
+    write("e1_elastic", [99.41, 99.50, 99.50, 99.50, 99.50])  # worst +0.01, mean +0.052
+    verdict = design_search.round_4_verdict().splitlines()
+    assert verdict[0].endswith("beats it, the choice now.")
+    assert verdict[1:] == ["- e2_label_smoothing: not run yet.",
+                           "- No choice yet: the choice so far is e1_elastic."]
+    write("e2_label_smoothing", [99.20, 99.45, 99.50, 99.45, 99.45])  # mean -0.02, worst lower
+    rows = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in
+            design_search.round_4_table().splitlines()[2:]}
+    assert rows["e0_step7_recipe"][:5] == ["5", "99.40", "99.43", "", ""]
+    assert rows["e1_elastic"][3:6] == ["+0.05", "-0.08 to +0.08", "yes |"]
+    assert rows["e2_label_smoothing"][3:6] == ["-0.02", "-0.15 to +0.05", "yes |"]
+    assert design_search.round_4_verdict().splitlines()[1:] == [
+        "- e2_label_smoothing, seeds 1-5: worst 99.20 %, mean 99.41 %, against e1_elastic's "
+        "worst 99.41 %, mean 99.48 %: does not beat it, stops there.",
+        "- Chosen: e1_elastic; it beats e0_step7_recipe."]
+    write("e1_elastic", [99.20, 99.30, 99.30, 99.30, 99.30])  # mean -0.14: below its range
+    assert design_search.round_4_table().splitlines()[3].endswith("| no: lower |")

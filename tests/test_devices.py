@@ -56,7 +56,10 @@ class HostSyncs(TorchDispatchMode):
         return func(*args, **kwargs)
 
 
-def syncs_in_one_augmented_epoch(batches, packed=False):
+ELASTIC = dataclasses.replace(FINAL.augment, elastic=34.0)
+
+
+def syncs_in_one_augmented_epoch(batches, packed=False, augment=FINAL.augment):
     device = torch.device("meta")
     x = torch.zeros(batches * FINAL.batch_size, 1, 28, 28, device=device)
     y = torch.zeros(len(x), dtype=torch.long, device=device)
@@ -68,19 +71,20 @@ def syncs_in_one_augmented_epoch(batches, packed=False):
     with HostSyncs() as counted:  # the epoch alone: the network is on the device already
         if packed:
             many_seeds.train_packed_epoch(net, x, y, optimizer, batch_size=FINAL.batch_size,
-                                          generators=generators, augment=FINAL.augment,
+                                          generators=generators, augment=augment,
                                           batch_scheduler=scheduler, progress=False)
         else:
             utils.train_one_epoch(net, x, y, optimizer, batch_size=FINAL.batch_size,
                                   generator=torch.Generator().manual_seed(1),
-                                  augment=FINAL.augment, batch_scheduler=scheduler,
+                                  augment=augment, batch_scheduler=scheduler,
                                   progress=False)
     return counted
 
 
+@pytest.mark.parametrize("augment", [FINAL.augment, ELASTIC], ids=["affine", "elastic"])
 @pytest.mark.parametrize("packed", [False, True], ids=["one network", "packed seeds"])
-def test_an_augmented_epoch_of_the_final_recipe_makes_no_host_sync_per_batch(packed):
-    few, more = (syncs_in_one_augmented_epoch(n, packed) for n in (3, 6))
+def test_an_augmented_epoch_of_the_final_recipe_makes_no_host_sync_per_batch(packed, augment):
+    few, more = (syncs_in_one_augmented_epoch(n, packed, augment) for n in (3, 6))
     assert few.syncs == more.syncs  # per epoch, not per batch: the order, the checks, the means
     networks = 3 if packed else 1
     assert len(few.syncs) <= networks + 3 and not few.mixed and not more.mixed

@@ -1,5 +1,6 @@
 """The student's engine on small inputs: data, augmentation, the loop, determinism, what is
 measured (precise BN, weight average), summary, RF, plots."""
+import dataclasses
 import copy
 import shutil
 from pathlib import Path
@@ -67,13 +68,15 @@ def test_augment_identity_when_nothing_is_random(quick_data):
     assert torch.allclose(out, x, atol=1e-5)
 
 
-def test_augment_keeps_shape_and_label_alignment():
-    # Image i is a centred square of brightness i: whatever the affine does, its centre stays
-    # inside the square, so out[i] must still show brightness i (no image swapped places).
+@pytest.mark.parametrize("elastic", [0.0, 34.0], ids=["affine", "affine and elastic"])
+def test_augment_keeps_shape_and_label_alignment(elastic):
+    # Image i is a centred square of brightness i: whatever the affine (and a smooth elastic
+    # field of a few pixels) does, its centre stays inside the square, so out[i] must still
+    # show brightness i (no image swapped places).
     x = torch.full((64, 1, 28, 28), utils._BACKGROUND)
     brightness = torch.linspace(0.5, 2.5, 64)
-    x[:, :, 9:19, 9:19] = brightness.view(-1, 1, 1, 1)
-    aug = utils.Augment(degrees=15, translate=0.05, scale=(0.9, 1.1))
+    x[:, :, 5:23, 5:23] = brightness.view(-1, 1, 1, 1)
+    aug = utils.Augment(degrees=15, translate=0.05, scale=(0.9, 1.1), elastic=elastic)
     out = utils.augment_batch(x, aug, torch.Generator().manual_seed(0))
     assert out.shape == x.shape and out.dtype == x.dtype
     assert torch.allclose(out[:, 0, 13, 13], brightness, atol=1e-4)
@@ -95,6 +98,64 @@ def test_augment_rotates_by_the_drawn_angle():
     drawn = torch.rand(1, 4, generator=torch.Generator().manual_seed(generator_seed))[0, 0] * 2 - 1
     assert abs(drawn.item()) > 0.3  # the check below needs a visible rotation
     assert abs(stroke_angle.rad2deg().item()) == pytest.approx(abs(drawn.item()) * 30, abs=2)
+
+
+def test_an_augmentation_without_elastic_draws_what_it_drew_before_elastic_existed():
+    """Four numbers per image, nothing more: the recorded runs' random streams are unchanged,
+    and so is the name their fingerprints hash."""
+    aug = utils.Augment(degrees=10, translate=0.1, scale=(0.9, 1.1))
+    generator = torch.Generator().manual_seed(5)
+    utils.augment_batch(torch.zeros(8, 1, 28, 28), aug, generator)
+    expected = torch.Generator().manual_seed(5)
+    torch.rand(8, 4, generator=expected)
+    assert torch.equal(generator.get_state(), expected.get_state())
+    assert repr(aug) == "Augment(degrees=10, translate=0.1, scale=(0.9, 1.1))"
+    assert "elastic=34" in repr(dataclasses.replace(aug, elastic=34))
+
+
+def test_the_elastic_field_is_smooth_and_as_strong_as_asked():
+    """Simard et al.'s field: neighbouring pixels move nearly together (smoothed noise), its
+    size grows with the strength and shrinks with the Gaussian's width as smoothed uniform
+    noise does (std = strength x std of U(-1, 1) x the 2-D kernel's norm, away from the
+    border), in affine_grid's units (2 / width per pixel)."""
+    x = torch.zeros(256, 1, 28, 28)
+
+    def field_in_pixels(strength, sigma):
+        field = utils.elastic_field(x, strength, sigma, torch.Generator().manual_seed(0))
+        assert field.shape == (256, 28, 28, 2)
+        return field * 14  # grid units to pixels
+
+    def expected_std(strength, sigma):
+        taps = torch.arange(-28, 29, dtype=torch.float64)
+        kernel = torch.exp(-taps ** 2 / (2 * sigma ** 2))
+        return strength * (1 / 3) ** 0.5 * ((kernel / kernel.sum()) ** 2).sum().item()
+
+    for strength, sigma in ((34, 4), (68, 4), (34, 6)):
+        pixels = field_in_pixels(strength, sigma)
+        centre = pixels[:, 10:18, 10:18]
+        assert centre.std().item() == pytest.approx(expected_std(strength, sigma), rel=0.15)
+        step = (pixels[:, :, 1:] - pixels[:, :, :-1]).abs().mean()
+        assert step < 0.25 * pixels.abs().mean()  # smooth: neighbours move nearly together
+    assert not torch.equal(*(utils.elastic_field(x[:2], 34, 4, torch.Generator().manual_seed(0))
+                             .unbind(0)))  # one field per image
+
+
+def test_elastic_bends_a_stroke_the_affine_keeps_straight():
+    bar = torch.full((1, 1, 28, 28), utils._BACKGROUND)
+    bar[..., 13:15, 4:24] = 2.8  # a horizontal stroke
+    straight = utils.augment_batch(bar, utils.Augment(degrees=0),
+                                   torch.Generator().manual_seed(1))
+    bent = utils.augment_batch(bar, utils.Augment(degrees=0, elastic=34),
+                               torch.Generator().manual_seed(1))
+
+    def row_of_ink(image):  # the stroke's height in each of its columns
+        ink = (image[0, 0] > 0.5).float()
+        rows = torch.arange(28.0).view(-1, 1)
+        return (ink * rows).sum(0)[6:22] / ink.sum(0)[6:22]
+
+    assert row_of_ink(straight).std() < 0.05
+    assert row_of_ink(bent).std() > 0.2
+    assert bent.shape == bar.shape
 
 
 # ------------------------------------------------------------------ train / test loops
@@ -397,7 +458,8 @@ def test_an_equal_average_over_the_last_epochs_measures_those_epochs_alone(quick
 
 
 def test_a_ramp_down_weakens_the_augmentation_before_the_clean_epochs():
-    recipe = utils.Recipe(**{**RECIPES[5].__dict__, "ramp_down_epochs": 3})
+    recipe = utils.Recipe(**{**RECIPES[5].__dict__, "ramp_down_epochs": 3,
+                             "augment": dataclasses.replace(RECIPES[5].augment, elastic=30.0)})
     full = recipe.augment
     augments = [recipe.augment_in(epoch, 15) for epoch in range(1, 16)]
     assert augments[:8] == [full] * 8 and augments[11:] == [None] * 4
@@ -407,7 +469,10 @@ def test_a_ramp_down_weakens_the_augmentation_before_the_clean_epochs():
         assert weaker.translate == pytest.approx(full.translate * share)
         assert weaker.scale == pytest.approx((1 - (1 - full.scale[0]) * share,
                                               1 + (full.scale[1] - 1) * share))
-    assert [RECIPES[5].augment_in(epoch, 15) for epoch in range(1, 16)] == [full] * 11 + [None] * 4
+        assert weaker.elastic == pytest.approx(full.elastic * share)
+        assert weaker.elastic_sigma == full.elastic_sigma
+    assert [RECIPES[5].augment_in(epoch, 15) for epoch in range(1, 16)] == \
+        [RECIPES[5].augment] * 11 + [None] * 4
 
 
 def test_the_moving_average_warms_up_where_torchs_averaged_model_would_copy():
