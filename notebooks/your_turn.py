@@ -120,7 +120,7 @@ print(judge.check(MyNet, BUDGET))
 # %% [markdown]
 # ## How long it will take
 #
-# One seed on a CPU (each takes minutes), three on a GPU. The exercise asks every seed: once a
+# One seed on a CPU (each takes minutes), three on a CUDA GPU. The exercise asks every seed: once a
 # design looks good, ask for more with `SEEDS = [1, 2, 3, 4, 5]`.
 
 # %%

@@ -48,9 +48,10 @@ RECIPES = {r.step: r for r in [
            epochs=15, batch_size=128, optimizer=sgd(0.02)),
     Recipe(step=4, title="GAP and capacity", role="step", model=model.Step4Net,
            epochs=15, batch_size=128, optimizer=sgd(0.05), scheduler=step_lr(6, 0.2)),
-    # Step 5 changes the training, and widens step 4's network by one channel. Each choice won a
-    # search on a validation split, never on the test set: augmentation, OneCycle and precise BN
-    # the first (docs/research_log.md); stronger augmentation, twice the peak and the last 4
+    # Step 5 changes the training, and widens step 4's network by one channel. The searches
+    # started from augmentation, OneCycle, Nesterov momentum and weight decay; every choice they
+    # made was made on a validation split, never on the test set: the three phases and precise
+    # BN the first (docs/research_log.md); stronger augmentation, twice the peak and the last 4
     # epochs on un-augmented images the search for room above the target, whose fourth round
     # chose the wider transition (docs/step5_room.md).
     Recipe(step=5, title="Augmentation and OneCycle", role="final", model=model.Step5Net,
