@@ -298,7 +298,10 @@ def against_the_record(results: dict, last: int = LAST) -> str:
     where = places[0] if len(places) == 1 else ", ".join(counts)
     spread = (f"the range the {len(theirs['seeds'])} recorded seeds spread over, "
               f"{low:.2f}-{high:.2f} %" if low < high else f"the recorded seed's {low:.2f} %")
-    line = (f"Your lowest of the last {last} ({yours} %, seed"
+    epochs = results["epochs"]
+    measured = (f"the last {last}" if epochs > last else
+                "its one epoch" if epochs == 1 else f"all {epochs} epochs")
+    line = (f"Your lowest of {measured} ({yours} %, seed"
             f"{'s' if len(places) > 1 else ''} {', '.join(map(str, ours['seeds']))}): {where} "
             f"{spread} on the {reference['eval_set']} set.")
     if results["mode"] != reference["mode"] or results["epochs"] != reference["epochs"]:

@@ -1,6 +1,7 @@
 """The fast corner of tools/cpu_matrix.py, run by the README's test command: the tests that
-compare code paths on numbers pass under a kernel set this CPU does not use by default, on one
-thread. A comparison to the last digit that holds only on the machine that wrote it fails here."""
+compare code paths on numbers, and every record's recipe fingerprint, pass under a kernel set
+this CPU does not use by default, on one thread. A comparison to the last digit that holds only
+on the machine that wrote it fails here."""
 import pytest
 
 import cpu_matrix
@@ -10,7 +11,8 @@ def test_the_code_path_comparisons_hold_on_another_kernel_set_and_thread_count()
     other = cpu_matrix.other_kernel_set()
     if other is None:
         pytest.skip(f"this CPU has one kernel set only ({cpu_matrix.native()})")
-    result = cpu_matrix.run(other, 1, ["tests/test_seeds.py"], extra=["-x"])
+    result = cpu_matrix.run(other, 1, ["tests/test_seeds.py", *cpu_matrix.FINGERPRINTS],
+                            extra=["-x"])
     assert result.returncode == 0, (f"under ATEN_CPU_CAPABILITY={other} OMP_NUM_THREADS=1:\n"
                                     + result.stdout[-3000:])
 

@@ -166,6 +166,9 @@ def test_the_range_line_says_what_to_expect_on_this_machine_and_mode():
                          "digits.")
     quick = records.against_the_record(_seeds_at(recorded, [99.5], mode="quick", epochs=2))
     assert quick.endswith("compare a full run.") and "quick-mode run of 2 epochs" in quick
+    assert quick.startswith("Your lowest of all 2 epochs (")  # not "of the last 4"
+    assert records.against_the_record(_seeds_at(recorded, [99.5], mode="quick", epochs=1)
+                                      ).startswith("Your lowest of its one epoch (")
     other = records.against_the_record(_seeds_at(recorded, [99.5], kernels="another-cpu"))
     assert "inside or near the recorded range is what an honest run shows" in other
     assert records.machine_difference(5) in other and records.machine_difference(5)

@@ -19,8 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 ORDER = ("default", "avx2", "avx512")  # x86's kernel sets, lowest first
 THREADS = (1, 2)
 # The tests that compare two code paths or a replay on numbers: packed copies against the plain
-# loop, side by side against one at a time, a run against its recorded digits.
-NUMERICAL = ("tests/test_seeds.py", "tests/test_devices.py", "tests/test_utils.py")
+# loop, side by side against one at a time, a run against its recorded digits; and the recipes'
+# fingerprints (initial weights drawn and hashed), which every record is checked against.
+FINGERPRINTS = ("tests/test_design_search.py::"
+                "test_every_recorded_candidate_still_trains_what_its_record_measured",
+                "tests/test_results.py::test_each_step_has_a_full_run_matching_its_recipe")
+NUMERICAL = ("tests/test_seeds.py", "tests/test_devices.py", "tests/test_utils.py", *FINGERPRINTS)
 
 
 def native() -> str:
@@ -59,7 +63,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fast", action="store_true",
-                        help=f"only the numerical tests ({', '.join(NUMERICAL)})")
+                        help="only the numerical tests: " + ", ".join(NUMERICAL))
     tests = list(NUMERICAL) if parser.parse_args().fast else ["tests"]
     print(f"native kernel set: {native()}; tests: {' '.join(tests)}")
     failed = 0
