@@ -124,7 +124,9 @@ figures["confusion"]
 #
 # - With about half the parameters of step 2, the model is better (compare the Results of the
 #   two steps, or the README's table) and starts much faster: BatchNorm lets every layer train at
-#   a sensible scale from the first batch.
+#   a sensible scale from the first batch. Under step 5's much higher learning rates, step 2's
+#   network, without it, does not learn at all, and this one does
+#   (`docs/network_or_recipe.md`).
 # - Training accuracy still ends above test accuracy, and the test curve still wobbles: a
 #   constant learning rate keeps it bouncing around the minimum.
 # - The final kernel still holds a large share of the weights (see the summary), and it ties the

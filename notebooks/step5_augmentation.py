@@ -222,10 +222,10 @@ figures["confusion"]
 # <!-- generated: one-recipe-table -->
 # | Step's network | Candidate | Params | Seeds | Worst % | Mean % | Mean vs step 5's | Expected | As expected | Gain over the step before, one recipe | Gain over the step before, its own record |
 # |---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|
-# | step 2 | n2_step2_net | 12,962 (over the budget) | 0 | | | | -1.00 to -0.05 | not run yet | | |
-# | step 3 | n3_step3_net | 6,306 | 5 | 99.20 | 99.31 | -0.13 | -0.10 to +0.04 | no: lower |  | +0.46 |
-# | step 4 | n4_step4_net | 7,752 | 0 | | | | -0.04 to +0.06 | not run yet | | |
-# | step 5 | n5_step5_net | 7,914 | 5 | 99.39 | 99.44 |  |  |  |  | +0.03 |
+# | step 2 | n2_step2_net | 12,962 (over the budget) | 5 | 10.64 | 10.64 | -88.80 | -1.00 to -0.05 | no: lower |  |  |
+# | step 3 | n3_step3_net | 6,306 | 5 | 99.20 | 99.31 | -0.13 | -0.10 to +0.04 | no: lower | +88.67 | +0.46 |
+# | step 4 | n4_step4_net | 7,752 | 5 | 99.34 | 99.42 | -0.02 | -0.04 to +0.06 | yes | +0.11 | +0.34 |
+# | step 5 | n5_step5_net | 7,914 | 5 | 99.39 | 99.44 |  |  |  | +0.02 | +0.03 |
 # | step 6 | n6_step6_net | 5,658 | 5 | 99.44 | 99.46 | +0.02 | -0.05 to +0.06 | yes | +0.02 | -0.03 |
 # | step 7 | n7_step7_net | 3,918 | 5 | 99.29 | 99.35 | -0.09 | -0.08 to +0.03 | no: lower | -0.11 | -0.08 |
 # <!-- /generated -->

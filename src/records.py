@@ -247,10 +247,10 @@ VALIDATION_RECORDS = {5: ("s5_wider_transition", "b0_full_recipe"), 6: ("f30_cle
 
 
 def validation_records(step: int) -> list[dict]:
-    """The recorded validation runs of step ``step``'s recipe, one file per machine."""
-    paths = [results_path(step, RECORDED / "tuning" / name)
-             for name in VALIDATION_RECORDS.get(step, ())]
-    return [read_results(path) for path in paths if path.exists()]
+    """The recorded validation runs of step ``step``'s recipe, one file per machine (each in
+    its candidate's folder, under the step the candidate was defined for)."""
+    return [read_results(path) for name in VALIDATION_RECORDS.get(step, ())
+            for path in sorted((RECORDED / "tuning" / name / "results").glob("step*.json"))]
 
 
 def reference_record(step: int, eval_set: str) -> dict | None:

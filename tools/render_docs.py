@@ -56,6 +56,7 @@ GENERATORS = {
     "ablation-expectations": design_search.ablation_expectations,
     "one-recipe-table": design_search.one_recipe_table,
     "one-recipe-expectations": design_search.one_recipe_expectations,
+    "one-recipe-line": design_search.one_recipe_line,
 }
 # A block may name arguments after the generator: ``<!-- generated: results-of PATH -->``.
 # Paths are relative to the repository root.
