@@ -431,6 +431,21 @@ def test_a_quick_run_of_a_recorded_candidate_goes_to_runs_not_data(monkeypatch, 
     assert outs == [tmp_path / "runs" / "design_search" / "tuning" / "b6_no_dropout"]
 
 
+def validation_writer(folder, step: int, from_step: int):
+    """``write(name, lows)``: a made-up validation record of a step ``step`` candidate in
+    ``folder``: step ``from_step``'s recorded first run once per seed (1, 2, ...), its last 4
+    accuracies set to ``lows``."""
+    base = records.read_results(records.results_path(from_step, RESULTS.parent))
+    base = dict(base, eval_set="validation", runs=[
+        {k.replace("test_", "val_"): v for k, v in run.items()} for run in base["runs"]])
+
+    def write(name, lows):
+        runs = [dict(base["runs"][0], val_acc=base["runs"][0]["val_acc"][:-4] + [low] * 4,
+                     seed=seed) for seed, low in enumerate(lows, start=1)]
+        records.write_results(dict(base, runs=runs), records.results_path(step, folder / name))
+    return write
+
+
 def test_the_network_or_recipe_table_pairs_each_network_with_step5s_on_its_seeds(monkeypatch,
                                                                                 tmp_path):
     """docs/network_or_recipe.md: each network under step 5's recipe against n5_step5_net on
@@ -440,15 +455,7 @@ def test_the_network_or_recipe_table_pairs_each_network_with_step5s_on_its_seeds
         assert design_search.CANDIDATES[name].recipe == dataclasses.replace(
             design_search.RECIPES[5], model=design_search.RECIPES[step].model, role="one-recipe")
     monkeypatch.setattr(design_search, "TUNING", tmp_path)
-    base = records.read_results(records.results_path(5, RESULTS.parent))
-    base = dict(base, eval_set="validation", runs=[
-        {k.replace("test_", "val_"): v for k, v in run.items()} for run in base["runs"]])
-
-    def write(name, lows):
-        runs = [dict(base["runs"][0], val_acc=base["runs"][0]["val_acc"][:-4] + [low] * 4,
-                     seed=seed) for seed, low in enumerate(lows, start=1)]
-        records.write_results(dict(base, runs=runs), records.results_path(5, tmp_path / name))
-
+    write = validation_writer(tmp_path, 5, from_step=5)
     write("n5_step5_net", [99.40, 99.44, 99.46, 99.42, 99.44])  # mean 99.432
     write("n3_step3_net", [99.30, 99.44, 99.46, 99.42, 99.44])  # mean -0.02: in its range
     write("n4_step4_net", [99.50, 99.60, 99.60, 99.60, 99.60])  # mean +0.15: above it
@@ -479,15 +486,7 @@ def test_the_fourth_rounds_levers_are_step7s_recipe_with_one_change_judged_as_wr
                for name in design_search.ROUND_4)
     assert design_search.CANDIDATES["e1_elastic"].recipe.augment.elastic > 0
     monkeypatch.setattr(design_search, "TUNING", tmp_path)
-    base = records.read_results(records.results_path(7, RESULTS.parent))
-    base = dict(base, eval_set="validation", runs=[
-        {k.replace("test_", "val_"): v for k, v in run.items()} for run in base["runs"]])
-
-    def write(name, lows):
-        runs = [dict(base["runs"][0], val_acc=base["runs"][0]["val_acc"][:-4] + [low] * 4,
-                     seed=seed) for seed, low in enumerate(lows, start=1)]
-        records.write_results(dict(base, runs=runs), records.results_path(6, tmp_path / name))
-
+    write = validation_writer(tmp_path, 6, from_step=7)
     write("e0_step7_recipe", [99.40, 99.44, 99.46, 99.42, 99.44])  # mean 99.432
     write("e1_elastic", [99.41, 99.50, 99.50, 99.50, 99.50])  # worst +0.01, mean +0.052
     verdict = design_search.round_4_verdict().splitlines()
