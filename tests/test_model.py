@@ -79,5 +79,5 @@ def test_a_separable_conv_costs_a_ninth_plus_one_over_its_outputs_of_a_full_conv
     assert widths == {6: 36, 7: 30}  # the channels after the pool, read by the classifier
     assert all(round(1 / (1 / 9 + 1 / width)) == 7 for width in widths.values())
     readme = (utils.REPO_ROOT / "README.md").read_text()
-    assert "1/9 + 1/c_out" in readme and "about a seventh at\n  30 channels, step 7's width " \
-        "after the pool, and at step 6's 36 channels as well" in readme
+    assert "1/9 + 1/c_out of a full 3x3 conv's cost, about a seventh at steps 6 and 7's widths " \
+        f"({widths[6]}, {widths[7]})" in readme
