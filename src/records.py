@@ -242,8 +242,9 @@ def compare_with_recorded(results: dict, last: int = 4, target: float = 99.40) -
 
 # Each step's own recipe on the validation split: design-search candidates that train what
 # RECIPES[step] trains, on the same layers (tests/test_records.py holds it), the first the one
-# the pages count. Step 7's recipe has none recorded as a step 7 run.
-VALIDATION_RECORDS = {5: ("s5_wider_transition", "b0_full_recipe"), 6: ("f30_clean_5658",)}
+# the pages count. Step 7's is recorded as a step 6 candidate (the frontier's searches).
+VALIDATION_RECORDS = {5: ("s5_wider_transition", "b0_full_recipe"), 6: ("f30_clean_5658",),
+                      7: ("e0_step7_recipe",)}
 
 
 def validation_records(step: int) -> list[dict]:

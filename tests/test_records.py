@@ -204,7 +204,8 @@ def test_a_validation_run_is_compared_with_a_validation_record_of_the_same_recip
             assert record["eval_set"] == "validation"
             assert record["recipe_fingerprint"] == records.recipe_fingerprint(recipe)
     assert records.reference_record(5, "validation") == records.validation_records(5)[0]
-    assert records.reference_record(7, "validation") is None
+    assert records.reference_record(7, "validation") == records.validation_records(7)[0]
+    assert records.reference_record(4, "validation") is None
     assert records.reference_record(5, "test")["eval_set"] == "test"
 
 
@@ -215,3 +216,5 @@ def test_each_steps_results_give_the_odds_on_test_and_validation():
            f"{records.verdict(records.validation_records(5)[0])}." in five
     assert records.machine_difference(5) in five and "No GPU run is recorded" in five
     assert "validation split" not in pages.step_results(4)  # none recorded for step 4
+    assert f"`{records.VALIDATION_RECORDS[7][0]}`): " \
+           f"{records.verdict(records.validation_records(7)[0])}." in pages.step_results(7)
