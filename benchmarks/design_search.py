@@ -574,22 +574,33 @@ derive("r5_tied_swa", "r3_tied", "r3 measured on an equal average of its weights
        "clean epochs (r2's lever); the training is r3's, seed for seed", average_last_epochs=4)
 
 # The frontier's fourth round (docs/frontier_search.md, its rule and each expectation written
-# before these run): a lever on the mean, each on step 7's recipe as it stands, chosen on
-# validation seeds 1-5 against step 7's recipe trained again on this round's machine (round 3's
-# records were made on another machine). Each expected range is the change of the mean of the
-# lowest of the last 4 epochs against the reference, seed for seed.
+# before these run): a lever on the mean, each one change on a recipe as it stands, chosen on
+# validation seeds against that recipe trained on this round's machine (round 3's records were
+# made on another machine): step 7's first, then step 5's. Each expected range is the change of
+# the mean of the lowest of the last 4 epochs against the reference, seed for seed.
 ROUND_4_REFERENCE, ROUND_4_SEEDS = "e0_step7_recipe", (1, 2, 3, 4, 5)
-ROUND_4: dict[str, tuple[str, tuple[float, float]]] = {}  # name -> (expectation, range)
+# name -> (the reference it changes, expectation, range)
+ROUND_4: dict[str, tuple[str, str, tuple[float, float]]] = {}
 root(ROUND_4_REFERENCE, "step 7's recipe (RECIPES[7]: r2_f28_swa's training on Step7Net) "
      "trained on the fourth round's machine, the reference its levers pair with",
      dataclasses.replace(RECIPES[7], step=6))
 
 
-def lever(name, change, expectation, expected, **fields):
-    """``name``: step 7's recipe with one lever on the mean (``fields``), and what it was
-    expected to do (``expected``: the range of the mean's change, points), written first."""
-    derive(name, ROUND_4_REFERENCE, change, **fields)
-    ROUND_4[name] = (expectation, expected)
+def lever(name, change, expectation, expected, reference=ROUND_4_REFERENCE, **fields):
+    """``name``: ``reference``'s recipe with one lever on the mean (``fields``), and what it
+    was expected to do (``expected``: the range of the mean's change, points), written first.
+    A lever on step 5's recipe is labelled as step 5's searches are (role "final")."""
+    derive(name, reference, change, **fields)
+    candidate = CANDIDATES[name]
+    if candidate.recipe.role == "one-recipe":  # n5_step5_net's label, not the lever's
+        CANDIDATES[name] = dataclasses.replace(
+            candidate, recipe=dataclasses.replace(candidate.recipe, role="final"))
+    ROUND_4[name] = (reference, expectation, expected)
+
+
+def levers(reference: str = ROUND_4_REFERENCE) -> tuple[str, ...]:
+    """The fourth round's levers on ``reference``'s recipe, in the order defined."""
+    return tuple(name for name, entry in ROUND_4.items() if entry[0] == reference)
 
 
 lever("e1_elastic", "step 7's recipe with elastic distortions added to its affine augmentation "
@@ -1096,33 +1107,36 @@ def round_3_verdict(last: int = 4) -> str:
                           direct=("r1_f36_again",), last=last)
 
 
-def round_4_verdict(last: int = 4) -> str:
-    """The frontier's fourth round (docs/frontier_search.md): each lever against step 7's
-    recipe trained again, on validation seeds 1-5."""
-    return choice_verdict(6, ROUND_4_REFERENCE, tuple(ROUND_4), ROUND_4_SEEDS, ROUND_4_SEEDS,
-                          direct=tuple(ROUND_4), last=last)
+def round_4_verdict(reference: str = ROUND_4_REFERENCE, last: int = 4) -> str:
+    """The frontier's fourth round (docs/frontier_search.md): each lever against the recipe it
+    changes, trained on this round's machine, on validation seeds 1-5."""
+    step = CANDIDATES[reference].recipe.step
+    return choice_verdict(step, reference, levers(reference), ROUND_4_SEEDS, ROUND_4_SEEDS,
+                          direct=levers(reference), last=last)
 
 
-def round_4_expectations() -> str:
-    """What each lever of the frontier's fourth round was expected to do, written first."""
-    return "\n".join(f"- `{name}`: {why} (mean {low:+.2f} to {high:+.2f} points against "
-                     f"`{ROUND_4_REFERENCE}`)." for name, (why, (low, high)) in ROUND_4.items())
+def round_4_expectations(reference: str = ROUND_4_REFERENCE) -> str:
+    """What each lever on ``reference``'s recipe was expected to do, written first."""
+    return "\n".join(f"- `{name}`: {ROUND_4[name][1]} (mean {ROUND_4[name][2][0]:+.2f} to "
+                     f"{ROUND_4[name][2][1]:+.2f} points against `{reference}`)."
+                     for name in levers(reference))
 
 
-def round_4_table(last: int = 4) -> str:
+def round_4_table(reference: str = ROUND_4_REFERENCE, last: int = 4) -> str:
     """Each lever's worst seed and mean on validation seeds 1-5 against the reference's, and
     whether the change of the mean fell in the range written before its runs."""
+    step = CANDIDATES[reference].recipe.step
     lines = ["| Candidate | Seeds | Worst % | Mean % | Mean vs reference | Expected | As expected |",
              "|---|---:|---:|---:|---:|---:|---|"]
-    reference = summary_on(6, ROUND_4_REFERENCE, ROUND_4_SEEDS, last)
-    for name in (ROUND_4_REFERENCE, *ROUND_4):
-        s = summary_on(6, name, ROUND_4_SEEDS, last)
-        expected = ROUND_4.get(name, (None, None))[1]
+    base = summary_on(step, reference, ROUND_4_SEEDS, last)
+    for name in (reference, *levers(reference)):
+        s = summary_on(step, name, ROUND_4_SEEDS, last)
+        expected = ROUND_4[name][2] if name in ROUND_4 else None
         span = f"{expected[0]:+.2f} to {expected[1]:+.2f}" if expected else ""
         if s is None:
             lines.append(f"| {name} | 0 | | | | {span} | not run yet |")
             continue
-        mean = s["last_min_mean"] - reference["last_min_mean"] if reference and expected else None
+        mean = s["last_min_mean"] - base["last_min_mean"] if base and expected else None
         lines.append(f"| {name} | {len(s['seeds'])} | {s['worst_last_min']:.2f} | "
                      f"{s['last_min_mean']:.2f} | {'' if mean is None else f'{mean:+.2f}'} | "
                      f"{span} | {'' if mean is None else as_expected(mean, expected)} |")

@@ -482,8 +482,9 @@ def test_the_fourth_rounds_levers_are_step7s_recipe_with_one_change_judged_as_wr
 
     reference = design_search.CANDIDATES[design_search.ROUND_4_REFERENCE].recipe
     assert reference == dataclasses.replace(RECIPES[7], step=6)
-    assert all(design_search.CANDIDATES[name].parent == design_search.ROUND_4_REFERENCE
-               for name in design_search.ROUND_4)
+    assert all(design_search.CANDIDATES[name].parent == reference
+               for name, (reference, _, _) in design_search.ROUND_4.items())
+    assert design_search.levers() == ("e1_elastic", "e2_label_smoothing")
     assert design_search.CANDIDATES["e1_elastic"].recipe.augment.elastic > 0
     monkeypatch.setattr(design_search, "TUNING", tmp_path)
     write = validation_writer(tmp_path, 6, from_step=7)
