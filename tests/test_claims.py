@@ -696,3 +696,34 @@ def test_what_the_network_or_recipe_round_says():
     own = {row["step"]: row["own"] for row in design_search.one_recipe_rows()}
     assert own[4] - own[3] > rows["n4_step4_net"]["last_min_mean"] - \
         rows["n3_step3_net"]["last_min_mean"]
+
+
+def test_what_the_frontiers_fourth_round_found():
+    """docs/frontier_search.md's fourth round, held to its records (seeds 1-5, this round's
+    machine): the levers against step 7's recipe, and the choice."""
+    names = ("e0_step7_recipe", "e1_elastic", "e2_label_smoothing")
+    e0, e1, e2 = (summary(name, 6) for name in names)
+    for name, s in zip(names, (e0, e1, e2)):
+        assert s["seeds"] == list(design_search.ROUND_4_SEEDS)
+        s["before"] = [r["before"] for r in design_search.seed_profiles(6, [name])]
+    on_page("frontier_search.md", "**Neither lever moved the mean.** Both changes of the mean "
+            "fell inside the ranges written before the runs, elastic distortions' at zero and "
+            "label smoothing's just below it.")
+    for lever, s in (("e1_elastic", e1), ("e2_label_smoothing", e2)):
+        low, high = design_search.ROUND_4[lever][2]
+        assert low <= s["last_min_mean"] - e0["last_min_mean"] <= high
+    assert f"{e1['last_min_mean'] - e0['last_min_mean']:+.2f}" in ("+0.00", "-0.00")
+    assert -0.015 < e2["last_min_mean"] - e0["last_min_mean"] < 0
+    on_page("frontier_search.md", "the same mean as step 7's recipe, to the last digit shown, "
+            "and a worst seed a little higher")
+    assert f"{e1['last_min_mean']:.3f}" == f"{e0['last_min_mean']:.3f}"
+    assert 0 < e1["worst_last_min"] - e0["worst_last_min"] <= 0.03
+    on_page("frontier_search.md", "every seed validates lower in its last augmented epoch than "
+            "every seed of the reference, and fits its training images less closely in its last "
+            "epoch")
+    assert max(e1["before"]) < min(e0["before"])
+    assert max(e1["train_end"]) < min(e0["train_end"])
+    on_page("frontier_search.md", "its worst seed is the lowest of the three")
+    assert e2["worst_last_min"] < min(e0["worst_last_min"], e1["worst_last_min"])
+    assert design_search.round_4_verdict().splitlines()[-1] == \
+        "- Chosen: e1_elastic; it beats e0_step7_recipe."
