@@ -581,9 +581,9 @@ derive("r5_tied_swa", "r3_tied", "r3 measured on an equal average of its weights
 ROUND_4_REFERENCE, ROUND_4_SEEDS = "e0_step7_recipe", (1, 2, 3, 4, 5)
 # name -> (the reference it changes, expectation, range)
 ROUND_4: dict[str, tuple[str, str, tuple[float, float]]] = {}
-root(ROUND_4_REFERENCE, "step 7's recipe (RECIPES[7]: r2_f28_swa's training on Step7Net) "
-     "trained on the fourth round's machine, the reference its levers pair with",
-     dataclasses.replace(RECIPES[7], step=6))
+root(ROUND_4_REFERENCE, "step 7's recipe before this round (r2_f28_swa's training on "
+     "Step7Net) trained on the fourth round's machine, the reference its levers pair with",
+     dataclasses.replace(RECIPES[7], step=6, augment=STRONG_AUG))  # affine only
 
 
 def lever(name, change, expectation, expected, reference=ROUND_4_REFERENCE, **fields):
@@ -610,7 +610,7 @@ lever("e1_elastic", "step 7's recipe with elastic distortions added to its affin
       "accuracy (r2_f28_swa's seed profiles), and the distortion bends strokes the way "
       "handwriting varies, which an affine cannot; but at 3,918 parameters harder training "
       "images may cost more than they teach", (-0.08, 0.08),
-      augment=dataclasses.replace(RECIPES[7].augment, elastic=34.0))
+      augment=dataclasses.replace(STRONG_AUG, elastic=34.0))
 lever("e2_label_smoothing", "step 7's recipe with label smoothing 0.1 (the loss's target: 0.91 "
       "for the true digit, 0.01 for each other)", "a little lower or level: the one run "
       "of it so far (v8_smooth: one seed, step 4's network, in step 5's first search) "
@@ -623,7 +623,12 @@ PARETO_REFERENCE = {"step5_recipe_3seeds": (
 # Test records of the frontier that an earlier step 7 made, kept beside the current one.
 EARLIER_STEP7 = {"step 7 before round 3": (
     "step 7's recipe until the third round (r0_step7_recipe)",
-    DATA / "results" / "before_round_3" / "step7.json")}
+    DATA / "results" / "before_round_3" / "step7.json"), "step 7 before round 4": (
+    "step 7's recipe until the fourth round (e0_step7_recipe): no elastic distortions",
+    DATA / "results" / "before_elastic" / "step7.json")}
+# Which candidate each earlier step 7 record trained (its fingerprint, as step 7).
+EARLIER_STEP7_CANDIDATE = {"step 7 before round 3": "r0_step7_recipe",
+                           "step 7 before round 4": ROUND_4_REFERENCE}
 
 
 def described(step: int):

@@ -43,19 +43,27 @@
 #   OneCycle with a peak of 0.4, SGD with Nesterov momentum and weight decay, rotations up to
 #   10 degrees, shifts up to 10 % and scales of 0.9-1.1, the last 4 epochs on un-augmented
 #   images.
+# - **Elastic distortions** are added to that augmentation: each training digit's strokes are
+#   bent by a smooth random displacement field (`Augment(elastic=34.0)`, `utils.elastic_field`),
+#   a change of handwriting that rotations and shifts cannot make.
 # - **What is measured in those clean epochs** is an equal average of the weights over them,
 #   updated after every step (stochastic weight averaging, torch's `AveragedModel`): one
 #   network whose weights sit in the middle of where the last, low-learning-rate steps
 #   wandered, so the last batches' noise does not reach the test.
-# - **Why:** it is candidate `r2_f28_swa` of the search's third round, which beat on validation
-#   both f36's moving average of the weights and the recipe step 7 had until then
+# - **Why:** the average is candidate `r2_f28_swa` of the search's third round, which beat on
+#   validation both f36's moving average of the weights and the recipe step 7 had until then
 #   (`r0_step7_recipe`, the same network without the clean epochs and the average, with
-#   precise BN; its test record is kept in `Data/results/before_round_3/step7.json`).
+#   precise BN; its test record is kept in `Data/results/before_round_3/step7.json`). The
+#   distortions are candidate `e1_elastic` of the fourth round: against the same recipe without
+#   them (`e0_step7_recipe`) the same validation mean and a worst seed a little higher, where
+#   label smoothing came out a little lower. The test record of the recipe without them is
+#   kept in `Data/results/before_elastic/step7.json`.
 #
 # `Step7Net` is the candidate's network layer for layer, but draws its initial weights in
 # another order, so a seed here is another draw than the candidate's seed. The record trained
-# its 5 seeds one after another on a CPU; run by you on a GPU, the seeds train packed, which
-# gives the same runs up to the order of floating-point sums (the network has no dropout).
+# its 5 seeds side by side on a 2-core CPU (each seed in its own one-thread process, two at a
+# time); run by you on a GPU, the seeds train packed, which gives the same runs up to the
+# order of floating-point sums (the network has no dropout).
 
 # %%
 # Bootstrap. On Colab: clone the repository and install the one package Colab lacks (torch is
@@ -161,8 +169,9 @@ figures["curves"]
 # <!-- generated: pareto-test -->
 # | Step or candidate | What it tries | Params | Seeds | Worst seed, lowest of last 4 % (test) | Seeds >= 99.40 | Pareto front |
 # |---|---|---:|---:|---:|---:|:-:|
+# | step 7 | Frontier: under 4,000 parameters | 3,918 | 5 | 99.23 | 3 of 5 |  |
 # | step 7 before round 3 | step 7's recipe until the third round (r0_step7_recipe) | 3,918 | 5 | 99.27 | 3 of 5 |  |
-# | step 7 | Frontier: under 4,000 parameters | 3,918 | 5 | 99.38 | 4 of 5 | yes |
+# | step 7 before round 4 | step 7's recipe until the fourth round (e0_step7_recipe): no elastic distortions | 3,918 | 5 | 99.38 | 4 of 5 | yes |
 # | step 6 | Depthwise-separable convs | 5,658 | 5 | 99.46 | 5 of 5 | yes |
 # | step 5 | Augmentation and OneCycle | 7,914 | 5 | 99.49 | 5 of 5 | yes |
 # <!-- /generated -->
@@ -179,11 +188,18 @@ figures["confusion"]
 # From the recorded run (`Data/results/step7.json`; the tests check these lines against it):
 #
 # <!-- generated: step-results-7 -->
-# - Parameters: **3,918**; 15 epochs, 5 seeds, 3.6 min per seed on cpu (18 min in all).
-# - Best test accuracy **99.47 ± 0.04 %** (mean ± std over seeds); the highest single epoch 99.53 % (seed 1).
-# - Lowest test accuracy in the last 4 epochs: **99.45 ± 0.05 %**.
-# - Target (under 4,000 parameters, 99.40 % in each of the last 4 of at most 15 epochs, every seed): **4 of 5 seeds** hold 99.40 % in each of the last 4 epochs; worst seed 99.38 % (seed 4), **missed by 0.02 points**.
-# - On the validation split (the same layers and recipe, recorded by the design search as `e0_step7_recipe`): **1 of 5 seeds** hold 99.40 % in each of the last 4 epochs; worst seed 99.28 % (seed 5), **missed by 0.12 points**.
+# - Parameters: **3,918**; 15 epochs, 5 seeds, 2.4 min per seed on cpu (12 min in all).
+# - Best test accuracy **99.44 ± 0.09 %** (mean ± std over seeds); the highest single epoch 99.51 % (seed 4).
+# - Lowest test accuracy in the last 4 epochs: **99.39 ± 0.09 %**.
+# - Target (under 4,000 parameters, 99.40 % in each of the last 4 of at most 15 epochs, every seed): **3 of 5 seeds** hold 99.40 % in each of the last 4 epochs; worst seed 99.23 % (seed 3), **missed by 0.17 points**.
+# - On the validation split (the same layers and recipe, recorded by the design search as `e1_elastic`): **1 of 5 seeds** hold 99.40 % in each of the last 4 epochs; worst seed 99.30 % (seed 5), **missed by 0.10 points**.
+# <!-- /generated -->
+#
+# The recipe without the distortions, step 7 until the fourth round, on the test set (its
+# record, kept and only reported: the two were not compared there to choose):
+#
+# <!-- generated: verdict-of Data/results/before_elastic/step7.json -->
+# **4 of 5 seeds** hold 99.40 % in each of the last 4 epochs; worst seed 99.38 % (seed 4), **missed by 0.02 points**.
 # <!-- /generated -->
 #
 # Step 6 is this design widened, trained as here but measured on its trained weights, not on
@@ -198,8 +214,10 @@ figures["confusion"]
 #
 # - The network's budget goes into width: a depthwise-separable conv costs 1/9 + 1/c_out of a
 #   full 3x3 conv, so the convs after the pool can be several times wider than step 4's layout
-#   at this size. No dropout, and no sign of underfitting: the training accuracy ends above
-#   the test accuracy on every seed.
+#   at this size. No dropout, and none needed: with the distortions the training accuracy of
+#   the last epoch (on the weights as they train) is no longer above the test accuracy (on
+#   their average) on every seed, so the network fits its training images barely more closely
+#   than unseen ones. Step 6, wider, does fit them more closely on every seed.
 # - What moved it on the validation split, in order: the shape after the pool (three separable
 #   convs, so the average pool reads a small map), then the training (a higher learning-rate
 #   peak, then the last epochs on un-augmented images), then what is measured (an equal
@@ -211,6 +229,9 @@ figures["confusion"]
 #   recipe's seeds spread. So the choice is made on five validation seeds, against the current
 #   recipe on the same seeds and machine, and the test set is measured once, after it, and
 #   never feeds back into a choice.
+# - The fourth round's distortions show that noise: on validation they left the mean where it
+#   was and raised the worst seed a little, so the rule chose them; this notebook's test record
+#   is what that choice gave, and Results sets it beside the record of the recipe without them.
 # - A second family was tried too: deep, narrow plain convs with two pools (adilsammar/
 #   woolly-of-cv's network, one public run, no seeds). On the validation split its best
 #   variant was the one moved towards this design, with separable convs after its last pool
@@ -244,7 +265,7 @@ figures["confusion"]
 # <details><summary>Answer</summary>
 #
 # <!-- generated: answer step7-worst-seed -->
-# Seed **4**, lowest in epoch **13** at **99.38 %**, 0.02 points below the line. seed 1: 99.52; seed 2: 99.43; seed 3: 99.46; seed 4: 99.38; seed 5: 99.45.
+# Seed **3**, lowest in epoch **12** at **99.23 %**, 0.17 points below the line. seed 1: 99.38; seed 2: 99.44; seed 3: 99.23; seed 4: 99.48; seed 5: 99.44.
 # <!-- /generated -->
 #
 # </details>

@@ -244,7 +244,7 @@ def compare_with_recorded(results: dict, last: int = 4, target: float = 99.40) -
 # RECIPES[step] trains, on the same layers (tests/test_records.py holds it), the first the one
 # the pages count. Step 7's is recorded as a step 6 candidate (the frontier's searches).
 VALIDATION_RECORDS = {5: ("s5_wider_transition", "b0_full_recipe"), 6: ("f30_clean_5658",),
-                      7: ("e0_step7_recipe",)}
+                      7: ("e1_elastic",)}
 
 
 def validation_records(step: int) -> list[dict]:

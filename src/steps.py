@@ -66,12 +66,15 @@ RECIPES = {r.step: r for r in [
 RECIPES[6] = dataclasses.replace(RECIPES[5], step=6, title="Depthwise-separable convs",
                                  role="step", model=model.Step6Net, bn_stats_images=0)
 # Step 7, the frontier, trains a network of half step 5's size with step 5's training, without
-# dropout (as the frontier search trained it) and without precise BN, measured in its clean last epochs on
-# an equal average of its weights over them (stochastic weight averaging). It is the recipe of
-# candidate r2_f28_swa, chosen on the validation split alone by the frontier search's third
-# round, where it beat the recipe step 7 had before (r0_step7_recipe, whose test record is
-# kept) and f36's moving average (docs/frontier_search.md). Step7Net is the candidate's network
-# layer for layer but draws its initial weights in another order: a seed is another draw.
+# dropout (as the frontier search trained it) and without precise BN, measured in its clean last
+# epochs on an equal average of its weights over them (stochastic weight averaging), and with
+# elastic distortions added to its augmentation. Chosen on the validation split alone
+# (docs/frontier_search.md): the average by the search's third round (candidate r2_f28_swa,
+# over the recipe step 7 had before, r0_step7_recipe, and f36's moving average), the
+# distortions by its fourth (candidate e1_elastic, over the same recipe without them,
+# e0_step7_recipe; label smoothing lost). The records of both recipes it replaced are kept.
+# Step7Net is r2's network layer for layer but draws its initial weights in another order.
 RECIPES[7] = dataclasses.replace(RECIPES[5], step=7, title="Frontier: under 4,000 parameters",
                                  role="frontier", model=model.Step7Net, bn_stats_images=0,
-                                 average_last_epochs=4)
+                                 average_last_epochs=4,
+                                 augment=dataclasses.replace(RECIPES[5].augment, elastic=34.0))

@@ -362,18 +362,20 @@ def test_the_tied_block_applies_one_set_of_conv_weights_with_a_batchnorm_each_ti
     assert net(torch.randn(2, 1, 28, 28)).shape == (2, 10) and len(calls) == 2
 
 
-def test_step7_trains_the_third_rounds_choice_and_keeps_the_record_it_replaced():
-    """docs/frontier_search.md's third round names its choice: RECIPES[7] trains its recipe on
-    Step7Net, the builder's network layer for layer, which draws its initial weights in another
-    order (so a seed of step 7 is another draw than the candidate's seed); the recipe it
-    replaced, r0_step7_recipe, is what the kept test record measured."""
+def test_step7_trains_the_choices_of_its_rounds_and_keeps_the_records_they_replaced():
+    """docs/frontier_search.md: the third round chose r2's recipe, which RECIPES[7] trains on
+    Step7Net (r2's network layer for layer, its initial weights drawn in another order: a seed
+    of step 7 is another draw than r2's); the fourth round chose e1_elastic, which is RECIPES[7]
+    exactly. Each recipe they replaced keeps its test record, whose fingerprint is that
+    candidate's as step 7."""
     from steps import RECIPES
 
-    chosen = design_search.round_3_verdict().splitlines()[-1]
-    name = chosen.removeprefix("- Chosen: ").split(";")[0]
-    assert name in design_search.ROUND_3, chosen
+    third = design_search.round_3_verdict().splitlines()[-1]
+    name = third.removeprefix("- Chosen: ").split(";")[0]
+    assert name == "r2_f28_swa", third
     candidate = design_search.CANDIDATES[name].recipe
-    ours = records.recipe_traits(dataclasses.replace(RECIPES[7], step=candidate.step))
+    ours = records.recipe_traits(dataclasses.replace(
+        RECIPES[7], step=candidate.step, augment=design_search.STRONG_AUG))
     theirs = records.recipe_traits(candidate)
     assert {k for k in {**ours, **theirs} if ours.get(k) != theirs.get(k)} == {"model"}
     step7, built = RECIPES[7].model(), candidate.model()
@@ -385,12 +387,18 @@ def test_step7_trains_the_third_rounds_choice_and_keeps_the_record_it_replaced()
     first = RECIPES[7].model().features[0][0].weight
     torch.manual_seed(1)
     assert not torch.equal(first, candidate.model()[0][0].weight)  # another draw
-    (label, (_, path)), = design_search.EARLIER_STEP7.items()
-    earlier = records.read_results(path)
-    assert earlier["recipe_fingerprint"] == records.recipe_fingerprint(dataclasses.replace(
-        design_search.CANDIDATES[design_search.ROUND_3_REFERENCE].recipe, step=7)) != \
-        records.recipe_fingerprint(RECIPES[7])
-    assert label in [point[2] for point in design_search.pareto_points("test")]
+    fourth = design_search.round_4_verdict().splitlines()[-1]
+    assert fourth == "- Chosen: e1_elastic; it beats e0_step7_recipe."
+    assert design_search.CANDIDATES["e1_elastic"].recipe == dataclasses.replace(RECIPES[7],
+                                                                                step=6)
+    assert design_search.EARLIER_STEP7.keys() == design_search.EARLIER_STEP7_CANDIDATE.keys()
+    shown = [point[2] for point in design_search.pareto_points("test")]
+    for label, (_, path) in design_search.EARLIER_STEP7.items():
+        replaced = design_search.CANDIDATES[design_search.EARLIER_STEP7_CANDIDATE[label]].recipe
+        fingerprint = records.recipe_fingerprint(dataclasses.replace(replaced, step=7))
+        assert records.read_results(path)["recipe_fingerprint"] == fingerprint != \
+            records.recipe_fingerprint(RECIPES[7])
+        assert label in shown
 
 
 def test_a_verdict_shows_a_mean_that_decides_to_the_digit_that_decides_it(monkeypatch):
@@ -481,7 +489,7 @@ def test_the_fourth_rounds_levers_are_step7s_recipe_with_one_change_judged_as_wr
     from steps import RECIPES
 
     reference = design_search.CANDIDATES[design_search.ROUND_4_REFERENCE].recipe
-    assert reference == dataclasses.replace(RECIPES[7], step=6)
+    assert reference == dataclasses.replace(RECIPES[7], step=6, augment=design_search.STRONG_AUG)
     assert all(design_search.CANDIDATES[name].parent == reference
                for name, (reference, _, _) in design_search.ROUND_4.items())
     assert design_search.levers() == ("e1_elastic", "e2_label_smoothing")

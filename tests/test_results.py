@@ -201,11 +201,14 @@ def test_a_run_of_fewer_than_4_epochs_is_never_called_its_last_4():
 def test_the_table_of_changes_names_what_each_recipe_changes():
     table = pages.step_changes_table().splitlines()[2:]
     assert len(table) == len(RECIPES)
-    five, six = (next(row for row in table if row.startswith(f"| {s}. ")) for s in (5, 6))
+    five, six, seven = (next(row for row in table if row.startswith(f"| {s}. "))
+                        for s in (5, 6, 7))
     assert "`Step5Net`: Step 4's network with its narrowest layer" in five
     assert "precise BN" in five and "5 seeds" in five
     assert "last 4 epochs un-augmented" in five
     assert "no precise BN" in six and "augmentation" not in six  # step 6 keeps step 5's
+    assert "elastic" not in five and (f"elastic distortions (strength "
+                                      f"{RECIPES[7].augment.elastic:g}") in seven
 
 
 def test_the_readme_is_read_in_one_sitting():

@@ -55,9 +55,9 @@ MUTATIONS = {
         ["tests/test_results.py"]),
     "readme-stale-row": (
         "a stale row left beside the README's generated results table",
-        [("README.md", "<!-- /generated -->\n\nSteps 1-4 are single-seed",
+        [("README.md", "<!-- /generated -->\n\nSteps 1-4 train one seed",
           "<!-- /generated -->\n| 6. Frontier | `Step6Net` | 3,918 | 15 | 5 | 99.45 | 99.40 |\n"
-          "\nSteps 1-4 are single-seed")],
+          "\nSteps 1-4 train one seed")],
         ["tests/test_results.py"]),
     "docs-per-seed-wrong": (
         "a per-seed line of the research log edited",

@@ -134,7 +134,9 @@ def _recipe_change(field: str, value) -> str:
     if field == "augment":
         return ("augmentation: none" if value is None else
                 f"augmentation: rotation {value.degrees:g} degrees, shift "
-                f"{value.translate * 100:g} %, scale {value.scale[0]:g}-{value.scale[1]:g}")
+                f"{value.translate * 100:g} %, scale {value.scale[0]:g}-{value.scale[1]:g}"
+                + (f", elastic distortions (strength {value.elastic:g}, smoothed over "
+                   f"{value.elastic_sigma:g} px)" if value.elastic else ""))
     if field == "clean_last_epochs":
         return f"last {value} epochs un-augmented" if value else "no clean last epochs"
     if field == "bn_stats_images":
