@@ -616,6 +616,17 @@ lever("e2_label_smoothing", "step 7's recipe with label smoothing 0.1 (the loss'
       "of it so far (v8_smooth: one seed, step 4's network, in step 5's first search) "
       "validated 0.14 below its parent",
       (-0.15, 0.05), label_smoothing=0.1)
+# Step 5's leg (the issue's third lead): the choice on step 7, elastic distortions, on step 5's
+# recipe, on validation seeds 1-10 against n5_step5_net: does it lift the seeds that hold? It
+# asks a question of the records and does not change step 5, which holds on its test seeds.
+ROUND_4_STEP5_SEEDS = tuple(range(1, 11))
+lever("e3_step5_elastic", "step 5's recipe with elastic distortions added to its affine "
+      "augmentation (e1_elastic's settings; the clean last epochs stay clean)", "level or a "
+      "little lower: with dropout, step 5's network already ends its training no more accurate "
+      "on its training images than on validation (n5_step5_net's seed profiles), so a harder "
+      "training image has less to correct than on step 7, where the distortions left the mean "
+      "level", (-0.10, 0.04), reference=ONE_RECIPE_REFERENCE,
+      augment=dataclasses.replace(RECIPES[5].augment, elastic=34.0))
 
 PARETO_REFERENCE = {"step5_recipe_3seeds": (
     "step 4's network with step 5's first recipe, for scale",

@@ -89,6 +89,8 @@ ARGUMENT_GENERATORS = {
     "timing-of": timing_of,
     "rf-worked": lambda step: pages.receptive_field_worked(int(step)),
     "answer": lambda name: exercises.ANSWERS[name](),
+    "round-4-expectations": design_search.round_4_expectations,  # the levers on this reference
+    "round-4-table": design_search.round_4_table,
     "ablation-table": design_search.ablation_table,  # the full recipes whose ablation it shows
     "ablation-expectations": design_search.ablation_expectations,
 }
