@@ -505,12 +505,39 @@ def test_the_fourth_rounds_levers_are_step7s_recipe_with_one_change_judged_as_wr
     write("e2_label_smoothing", [99.20, 99.45, 99.50, 99.45, 99.45])  # mean -0.02, worst lower
     rows = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in
             design_search.round_4_table().splitlines()[2:]}
-    assert rows["e0_step7_recipe"][:5] == ["5", "99.40", "99.43", "", ""]
-    assert rows["e1_elastic"][3:6] == ["+0.05", "-0.08 to +0.08", "yes |"]
-    assert rows["e2_label_smoothing"][3:6] == ["-0.02", "-0.15 to +0.05", "yes |"]
+    assert rows["e0_step7_recipe"][:6] == ["5", "99.40", "99.43", "5 of 5", "", ""]
+    assert rows["e1_elastic"][3:7] == ["5 of 5", "+0.05", "-0.08 to +0.08", "yes |"]
+    assert rows["e2_label_smoothing"][3:7] == ["4 of 5", "-0.02", "-0.15 to +0.05", "yes |"]
     assert design_search.round_4_verdict().splitlines()[1:] == [
         "- e2_label_smoothing, seeds 1-5: worst 99.20 %, mean 99.41 %, against e1_elastic's "
         "worst 99.41 %, mean 99.48 %: does not beat it, stops there.",
         "- Chosen: e1_elastic; it beats e0_step7_recipe."]
     write("e1_elastic", [99.20, 99.30, 99.30, 99.30, 99.30])  # mean -0.14: below its range
     assert design_search.round_4_table().splitlines()[3].endswith("| no: lower |")
+
+
+def test_round_4s_step5_leg_is_step5s_recipe_with_the_distortions_on_ten_seeds(monkeypatch,
+                                                                              tmp_path):
+    """docs/frontier_search.md, step 5's leg: e3 is RECIPES[5] with e1's distortions, paired
+    with n5_step5_net on validation seeds 1-10; its table waits until both hold all ten, then
+    counts the seeds holding the target."""
+    from steps import RECIPES
+
+    e3 = design_search.CANDIDATES["e3_step5_elastic"]
+    assert e3.parent == design_search.ONE_RECIPE_REFERENCE and e3.changed == ("augment",)
+    assert e3.recipe == dataclasses.replace(RECIPES[5], augment=design_search.CANDIDATES[
+        "e1_elastic"].recipe.augment)
+    assert design_search.levers(design_search.ONE_RECIPE_REFERENCE) == ("e3_step5_elastic",)
+    assert design_search.round_4_seeds(design_search.ONE_RECIPE_REFERENCE) == tuple(range(1, 11))
+    monkeypatch.setattr(design_search, "TUNING", tmp_path)
+    write = validation_writer(tmp_path, 5, from_step=5)
+    write("n5_step5_net", [99.40, 99.44, 99.46, 99.42, 99.44])
+    write("e3_step5_elastic", [99.40] * 10)
+    rows = design_search.round_4_table(design_search.ONE_RECIPE_REFERENCE).splitlines()[2:]
+    assert rows[0].startswith("| n5_step5_net | 5 |") and rows[0].endswith("waits for seeds 1-10 |")
+    write("n5_step5_net", [99.40, 99.44, 99.46, 99.42, 99.44, 99.30, 99.50, 99.50, 99.50, 99.50])
+    rows = [row.split(" | ") for row in design_search.round_4_table(
+        design_search.ONE_RECIPE_REFERENCE).splitlines()[2:]]
+    assert rows[0][1:5] == ["10", "99.30", "99.45", "9 of 10"]
+    assert rows[1][1:8] == ["10", "99.40", "99.40", "10 of 10", "-0.05", "-0.10 to +0.04",
+                            "yes |"]
