@@ -478,6 +478,12 @@ def test_the_network_or_recipe_table_pairs_each_network_with_step5s_on_its_seeds
     own = {step: records.held(records.read_results(records.results_path(step, RESULTS.parent)))[2]
            for step in (3, 4)}
     assert rows["n4_step4_net"][10] == f"{own[4] - own[3]:+.2f} |"
+    line = design_search.one_recipe_line()  # each step's mean against the one before
+    assert "by: step 4's +0.17, step 5's -0.15, step 6's" in line and "learns" not in line
+    write("n2_step2_net", [10.6] * 5)  # did not learn: step 3's is no gain over it
+    line = design_search.one_recipe_line()
+    assert "by: step 4's +0.17, step 5's -0.15, step 6's" in line
+    assert " points (step 3's learns, at 99.41 %, where step 2's did not, at 10.6 %);" in line
 
 
 def test_the_fourth_rounds_levers_are_step7s_recipe_with_one_change_judged_as_written(

@@ -36,11 +36,20 @@ def results_table_markdown(results_dir: Path | None = None, last: int = 4) -> st
             low += f" (all {r['epochs']})"
         minutes = [run["wall_s"] / 60 for run in r["runs"]]
         time = (f"{minutes[0]:.1f} min" if len(minutes) == 1 else
-                f"{np.mean(minutes):.1f} min per seed, {sum(minutes):.0f} min in all")
+                f"{np.mean(minutes):.1f} min per seed, {sum(minutes):.0f} min in all"
+                + at_a_time(r))
         rows.append(f"| {r['step']}. {r['title']} | `{r['model_class']}` | {r['params']:,} | "
                     f"{r['epochs']} | {len(s['seeds'])} | {best} | {low} | "
                     f"{time} ({r['device']}) |")
     return "\n".join(rows)
+
+
+def at_a_time(r: dict) -> str:
+    """How a record's seeds shared the machine, when not one after another: then a seed's
+    time is its share of the time in all, not what one seed alone takes."""
+    if r.get("seeds_ran") == "side-by-side":
+        return f", {r['workers']} seeds at a time"
+    return ", all seeds at once" if r.get("seeds_ran") == "packed" else ""
 
 
 def step_results(step: int, folder: Path = records.RECORDED) -> str:
@@ -52,7 +61,7 @@ def step_results(step: int, folder: Path = records.RECORDED) -> str:
     lines = [f"- Parameters: **{r['params']:,}**; {r['epochs']} epochs, "
              f"{'seed ' + str(s['seeds'][0]) if len(minutes) == 1 else f'{len(minutes)} seeds'}"
              f", {sum(minutes) / len(minutes):.1f} min per seed on {r['device']}"
-             + (f" ({sum(minutes):.0f} min in all)." if len(minutes) > 1 else ".")]
+             + (f" ({sum(minutes):.0f} min in all{at_a_time(r)})." if len(minutes) > 1 else ".")]
     last = f"last {LAST} epochs" if r["epochs"] > LAST else f"all {r['epochs']} epochs"
     if len(minutes) == 1:
         lines += [f"- Best test accuracy **{s['best'][0]:.2f} %** (epoch "
@@ -81,13 +90,18 @@ def odds_elsewhere(step: int) -> list[str]:
     runs = records.validation_records(step)
     if not runs:
         return []
+    room = ""
+    if runs[0]["role"] == "final":  # the step that asks for room above the line
+        met, seeds, _ = records.held(runs[0], records.ROOM_TARGET)
+        room = f"; {met} of {seeds} hold the room it asks for, {records.ROOM_TARGET:.2f} %"
     lines = [f"- On the validation split (the same layers and recipe, recorded by the design "
-             f"search as `{records.VALIDATION_RECORDS[step][0]}`): {records.verdict(runs[0])}."]
+             f"search as `{records.VALIDATION_RECORDS[step][0]}`): {records.verdict(runs[0])}"
+             f"{room}."]
     if difference := records.machine_difference(step):
-        lines.append(f"- On another machine a seed trains other digits. {difference} No GPU run "
-                     "is recorded: a GPU is another machine too, so read your run by where its "
-                     "seeds fall against the recorded range (the notebook and `train.py` say "
-                     "it), not by its digits.")
+        lines.append(f"- On another machine a seed trains to other numbers. {difference} No GPU "
+                     "run is recorded: a GPU is another machine too, so read your run by where "
+                     "its seeds fall against the recorded range (the notebook and `train.py` "
+                     "say it), not by its digits.")
     return lines
 
 
