@@ -35,7 +35,7 @@ import seeds as many_seeds
 import utils
 from steps import RECIPES
 
-BUDGET, MAX_EPOCHS = 8_000, 15
+BUDGET, MAX_EPOCHS = records.BUDGETS["final"], 15
 FINAL_STEP = next(step for step, recipe in RECIPES.items() if recipe.role == "final")
 WHY_NOT_THE_TEST_SET = (
     "Measuring on the test set: do it once, for a design you have finished choosing. A design "
