@@ -108,6 +108,19 @@ def test_the_smallest_network_that_meets_the_target_is_found_in_every_record():
     assert pages.frontier_gap() in README
 
 
+def test_the_closest_the_frontier_came_is_found_in_every_record():
+    """The highest worst seed of any full test record under 4,000 parameters, held or not."""
+    runs = [(headline(r), p) for r, p in ((records.read_results(p), p) for p in RESULTS.rglob(
+        "*.json")) if r["mode"] == "full" and r["eval_set"] == "test" and r["epochs"] <= 15
+        and r["params"] < 4_000]
+    (met, seeds, worst), path = max(runs, key=lambda run: run[0][2])
+    line = pages.frontier_best()
+    assert f"worst seed **{worst:.2f} %**, {met} of {seeds} seeds holding" in line
+    assert f"(`{path.relative_to(RESULTS.parents[1])}`)" in line
+    assert (f"**{99.40 - worst:.2f} points under the line**" in line) == (met < seeds)
+    assert line in (RESULTS.parents[1] / "docs" / "frontier_search.md").read_text()
+
+
 # A number in prose is a claim; outside the generated blocks only these may appear: the
 # exercise's rules, dataset sizes, and the step and epoch counts the text walks through.
 RULE_NUMBERS = {"8,000", "4,000", "99.40", "99.4", "60,000", "10,000", "50,000", "3x3", "1x1",

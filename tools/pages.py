@@ -136,6 +136,23 @@ def frontier_gap() -> str:
                                 if gap > 0 else f"within the {records.BUDGETS['frontier']:,} goal."))
 
 
+def frontier_best(folder: Path = records.RECORDED / "results") -> str:
+    """The closest any full test-set record under the frontier's budget has come: the highest
+    worst seed among them, whether or not every seed held (steps, earlier records, candidates)."""
+    budget = records.BUDGETS["frontier"]
+    under = []
+    for path in sorted(Path(folder).rglob("*.json")):
+        r = records.read_results(path)
+        if r["mode"] == "full" and r["eval_set"] == "test" and r["epochs"] <= 15 and \
+                r["params"] < budget:
+            under.append((records.held(r), path))
+    (met, seeds, worst), path = max(under, key=lambda entry: entry[0][2])
+    where = path.relative_to(records.REPO_ROOT)
+    short = (f", **{TARGET - worst:.2f} points under the line**" if met < seeds else "")
+    return (f"Closest under {budget:,} parameters on the test set so far: worst seed "
+            f"**{worst:.2f} %**, {met} of {seeds} seeds holding (`{where}`){short}.")
+
+
 def pytest_time(path: Path = records.RECORDED / "timings" / "pytest.json") -> str:
     """How long the README's test command took, as measured and recorded."""
     t = json.loads(Path(path).read_text())

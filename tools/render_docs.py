@@ -35,6 +35,7 @@ GENERATORS = {
     "headline-final": lambda: pages.headline(ROLE_STEP["final"]),
     "headline-frontier": lambda: pages.headline(ROLE_STEP["frontier"]),
     "frontier-gap": pages.frontier_gap,
+    "frontier-best": pages.frontier_best,
     **{f"step-results-{step}": (lambda step=step: pages.step_results(step)) for step in RECIPES},
     "results-table": pages.results_table_markdown,
     "step-changes": pages.step_changes_table,
