@@ -244,7 +244,8 @@ def compare_with_recorded(results: dict, last: int = 4, target: float = 99.40) -
 # Each step's own recipe on the validation split: design-search candidates that train what
 # RECIPES[step] trains, on the same layers (tests/test_records.py holds it), the first the one
 # the pages count. Step 7's is recorded as a step 6 candidate (the frontier's searches).
-VALIDATION_RECORDS = {5: ("s5_wider_transition", "b0_full_recipe"), 6: ("f30_clean_5658",),
+VALIDATION_RECORDS = {5: ("s5_wider_transition", "n5_step5_net", "b0_full_recipe"),
+                      6: ("f30_clean_5658",),
                       7: ("e1_elastic",)}
 
 
@@ -276,10 +277,11 @@ def machine_difference(step: int, last: int = LAST) -> str:
         return ""
     moved = max(abs(a[seed] - b[seed]) for seed in shared)
     spread = max(a.values()) - min(a.values())
-    return (f"On the validation split the same seeds ({', '.join(map(str, shared))}) of this "
-            f"recipe on two CPUs moved by up to "
-            f"{moved:.2f} points, against a spread of {spread:.2f} points over "
-            f"{len(a)} seeds on one.")
+    named = (f"{shared[0]}-{shared[-1]}" if shared == list(range(shared[0], shared[-1] + 1))
+             else ", ".join(map(str, shared)))
+    return (f"On the validation split the same seeds ({named}) of this recipe under two kernel "
+            f"sets (another CPU or thread count) moved by up to {moved:.2f} points, against a "
+            f"spread of {spread:.2f} points over {len(a)} seeds under one.")
 
 
 def against_the_record(results: dict, last: int = LAST) -> str:
