@@ -60,8 +60,9 @@
 #   label smoothing came out a little lower. The test record of the recipe without them is
 #   kept in `Data/results/before_elastic/step7.json`.
 #
-# `Step7Net` is the candidate's network layer for layer, but draws its initial weights in
-# another order, so a seed here is another draw than the candidate's seed. The record trained
+# `Step7Net` is r2_f28_swa's network layer for layer, but draws its initial weights in
+# another order, so a seed here is another draw than r2's seed (the fourth round's candidates
+# train `Step7Net` itself). The record trained
 # its 5 seeds side by side on a 2-core CPU (each seed in its own one-thread process, two at a
 # time); run by you on a GPU, the seeds train packed, which gives the same runs up to the
 # order of floating-point sums (the network has no dropout).
@@ -243,8 +244,8 @@ figures["confusion"]
 #   variant was the one moved towards this design, with separable convs after its last pool
 #   and clean last epochs, and it only reached the level of the first round's f10,
 #   not the bar (`docs/frontier_search.md`, "The second round").
-# - The headline says how close the frontier comes, and Results names the smallest network
-#   shown to meet the criterion on the test set.
+# - The headline says how close step 7 comes; Results names the smallest network shown to meet
+#   the criterion on the test set, and the closest any network under 4,000 parameters has come.
 
 # %% [markdown]
 # ## Exercises

@@ -279,9 +279,9 @@ def machine_difference(step: int, last: int = LAST) -> str:
     spread = max(a.values()) - min(a.values())
     named = (f"{shared[0]}-{shared[-1]}" if shared == list(range(shared[0], shared[-1] + 1))
              else ", ".join(map(str, shared)))
-    return (f"On the validation split the same seeds ({named}) of this recipe under two kernel "
-            f"sets (another CPU or thread count) moved by up to {moved:.2f} points, against a "
-            f"spread of {spread:.2f} points over {len(a)} seeds under one.")
+    return (f"On the validation split the same seeds ({named}) of this recipe, trained in two "
+            f"setups (another CPU or thread count), moved by up to {moved:.2f} points, against "
+            f"a spread of {spread:.2f} points over {len(a)} seeds in one.")
 
 
 def against_the_record(results: dict, last: int = LAST) -> str:

@@ -251,7 +251,8 @@ class Augment:
     and a scale range. Defaults: the course's RandomRotation(7). ``elastic`` > 0 adds an
     elastic distortion (Simard et al. 2003): a random displacement field smoothed by a
     Gaussian of ``elastic_sigma`` pixels and multiplied by ``elastic`` (the paper's alpha; 34
-    with sigma 4 moves a pixel by about 1.3 pixels, root mean square)."""
+    with sigma 4 moves a pixel by about 1.3 pixels along each axis, 1.8 as a distance, root
+    mean square)."""
 
     degrees: float = 7.0
     translate: float = 0.0

@@ -216,7 +216,7 @@ def test_each_steps_results_give_the_odds_on_test_and_validation():
     room, seeds, _ = records.held(validation, records.ROOM_TARGET)
     assert 0 < room < records.held(validation)[0]  # the room is asked of fewer seeds
     assert f"`{records.VALIDATION_RECORDS[5][0]}`): {records.verdict(validation)}; {room} of " \
-           f"{seeds} hold the room it asks for, {records.ROOM_TARGET:.2f} %." in five
+           f"{seeds} hold the room step 5 asks for ({records.ROOM_TARGET:.2f} %)." in five
     assert records.machine_difference(5) in five and "No GPU run is recorded" in five
     assert "validation split" not in pages.step_results(4)  # none recorded for step 4
     assert f"`{records.VALIDATION_RECORDS[7][0]}`): " \

@@ -93,7 +93,7 @@ def odds_elsewhere(step: int) -> list[str]:
     room = ""
     if runs[0]["role"] == "final":  # the step that asks for room above the line
         met, seeds, _ = records.held(runs[0], records.ROOM_TARGET)
-        room = f"; {met} of {seeds} hold the room it asks for, {records.ROOM_TARGET:.2f} %"
+        room = f"; {met} of {seeds} hold the room step {step} asks for ({records.ROOM_TARGET:.2f} %)"
     lines = [f"- On the validation split (the same layers and recipe, recorded by the design "
              f"search as `{records.VALIDATION_RECORDS[step][0]}`): {records.verdict(runs[0])}"
              f"{room}."]
