@@ -1,6 +1,7 @@
 """Many seeds of one recipe: packed ``Copies``, one after another, side by side. The contract:
 every way trains, seed for seed, what ``utils.fit`` trains for that seed alone."""
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -59,7 +60,11 @@ def test_the_packed_loop_learns_what_the_plain_loop_learns(quick_data, precise_b
     some CPUs (AVX2: 2.142372 against 2.142371), so one copy matches to ``ONE_COPY`` and
     several up to the spread of their longer sums."""
     data = tuple(t[:512] for t in quick_data)
+    # Step 7's affine augmentation only: with the distortions, every kernel set of the Intel
+    # machine happened to give the same last digits, so tools/mutation_probe.py's last-digit
+    # comparison went unnoticed; without them its avx2 kernels differ in the last digit.
     recipe = short(RECIPES[7], bn_stats_images=precise_bn, clean_last_epochs=0,
+                   augment=dataclasses.replace(RECIPES[7].augment, elastic=0.0),
                    **{"average_decay": 0.0, "average_last_epochs": 0, **measured})
     alone = {seed: utils.fit(recipe, data, seed, progress=False, log=None) for seed in (3, 4)}
     (net,), (one,) = seeds.fit_packed(recipe, data, [3], progress=False, log=None)
