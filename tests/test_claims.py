@@ -31,6 +31,9 @@ def mean_on(s: dict, seeds) -> float:
     return sum(s["lows"][seed] for seed in seeds) / len(seeds)
 
 
+README = "../README.md"  # for on_page: the pages are read from docs/
+
+
 def on_page(page: str, sentence: str):
     text = " ".join((DOCS / page).read_text().split())
     assert " ".join(sentence.split()) in text, f"docs/{page} no longer says: {sentence}"
@@ -501,9 +504,8 @@ def test_step5s_test_record_with_the_fourth_rounds_choice():
     on_page("step5_room.md", "and so is the mean of the seeds' lowest epochs; the two were not "
             "compared to choose. On the validation split the same recipe did not hold the room "
             "target on most of its 10 seeds")
-    readme = " ".join((utils.REPO_ROOT / "README.md").read_text().split())
-    assert "Step 5 answers it, with room above the line (the target) on every test seed (fewer " \
-        "of its seeds hold on the validation split: step 5 gives the odds)" in readme
+    on_page(README, "Step 5 answers it, with room above the line (the target) on every test seed "
+            "(fewer of its seeds hold on the validation split: step 5 gives the odds)")
     test = records.read_results(records.results_path(5, records.RECORDED))
     # RECIPES[5] trains s5_wider_transition's runs (test_design_search holds it)
     assert test["recipe_fingerprint"] == records.recipe_fingerprint(RECIPES[5])
@@ -744,11 +746,10 @@ def test_what_the_fourth_rounds_test_record_says():
     on_page("frontier_search.md", "**On the test set the choice did worse than the recipe it "
             "replaced:** fewer seeds hold 99.40 % and its worst seed is lower, by more than the "
             "margin that chose it on validation, the other way.")
-    readme = " ".join((utils.REPO_ROOT / "README.md").read_text().split())
-    assert "**What it bought:** on test, less than the recipe without the distortions (last " \
-        "below; another setup, not seed for seed)" in readme
-    assert "The recipe without the distortions, step 7 until the fourth round, on test: " \
-        "<!-- generated: verdict-of Data/results/before_elastic/step7.json -->" in readme
+    on_page(README, "**What it bought:** on test, less than the recipe without the distortions "
+            "(last below; another setup, not seed for seed)")
+    on_page(README, "The recipe without the distortions, step 7 until the fourth round, on test: "
+            "<!-- generated: verdict-of Data/results/before_elastic/step7.json -->")
     (holds_now, _, worst_now), (holds_before, _, worst_before) = map(records.held, (now, before))
     assert holds_now < holds_before and worst_now < worst_before
     e0, e1 = (summary(name, 6) for name in ("e0_step7_recipe", "e1_elastic"))
