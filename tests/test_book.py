@@ -61,3 +61,10 @@ def test_a_link_to_a_repository_file_that_is_not_a_page_goes_to_github():
                          ids=lambda p: p.stem)
 def test_the_badge_the_check_expects_is_the_one_each_notebook_carries(notebook):
     assert f"({book.colab_url(f'notebooks/{notebook.stem}.html')})" in notebook.read_text()
+
+
+def test_every_page_names_its_icon_so_the_browser_asks_for_no_missing_one():
+    """Sphinx's pages carry html_favicon; the first page, written by tools/book.py, carries it
+    too (without it the browser may ask for /favicon.ico: a 404 in the console check)."""
+    icon = f'<link rel="icon" href="_static/{conf.html_favicon.split("/")[-1]}">'
+    assert icon in book.FIRST_PAGE and (ROOT / "book" / conf.html_favicon).is_file()

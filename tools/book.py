@@ -30,6 +30,13 @@ COLAB = json.loads((ROOT / "colab.json").read_text())
 # (query, a page it must find): words a student would search for, and where they are taught
 SEARCHES = [("depthwise", "notebooks/step6_separable.html"),
             ("receptive field", "notebooks/step2_skeleton.html")]
+# The site's address opens the README, the book's first page. Its icon is named too: a page
+# without one makes the browser ask for /favicon.ico, which is not there (a 404 in the
+# console, when the redirect is slow enough for the browser to ask).
+FIRST_PAGE = ('<!DOCTYPE html>\n<meta charset="utf-8">\n'
+              '<link rel="icon" href="_static/favicon.svg">\n'
+              '<meta http-equiv="refresh" content="0; url=README.html">\n'
+              '<a href="README.html">The series</a>\n')
 SCREENSHOTS = {"first_page.png": "README.html", "step5.png": "notebooks/step5_augmentation.html"}
 
 
@@ -38,10 +45,7 @@ def build(out: Path = BUILT) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-E",
                     "-c", str(ROOT / "book"), str(ROOT), str(out)], check=True)
-    # The site's address opens the README, the book's first page.
-    (out / "index.html").write_text('<!DOCTYPE html>\n<meta charset="utf-8">\n'
-                                    '<meta http-equiv="refresh" content="0; url=README.html">\n'
-                                    '<a href="README.html">The series</a>\n')
+    (out / "index.html").write_text(FIRST_PAGE)
     return out
 
 
