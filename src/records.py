@@ -501,9 +501,11 @@ def plot_overview(path: Path = RECORDED / "plots" / "overview.png", yours=()):
     plt = utils.pyplot()
     step_files = sorted((RECORDED / "results").glob("step*.json"))
     steps = [read_results(f) for f in step_files]
-    points = [(r["params"], held(r)[2], f"step {r['step']}" + (
-        f" ({judged_epochs(r)[1]} epochs)" if judged_epochs(r)[0] < LAST else ""), held(r))
-        for r in steps]  # a step shorter than the rule's last epochs says which it judged
+    def label(r):  # a step shorter than the rule's last epochs says which it judged
+        judged, name = judged_epochs(r)
+        return f"step {r['step']}" + (f" ({name} epochs)" if judged < LAST else "")
+
+    points = [(r["params"], held(r)[2], label(r), held(r)) for r in steps]
     for file in sorted((RECORDED / "results" / "candidates").glob("*/results/*.json")):
         r = read_results(file)
         if not any(same_runs(r, step) for step in steps):  # one that became a step is the step

@@ -93,7 +93,8 @@ def odds_elsewhere(step: int) -> list[str]:
     room = ""
     if runs[0]["role"] == "final":  # the step that asks for room above the line
         met, seeds, _ = records.held(runs[0], records.ROOM_TARGET)
-        room = f"; {met} of {seeds} hold the room step {step} asks for ({records.ROOM_TARGET:.2f} %)"
+        room = (f"; {met} of {seeds} hold the room step {step} asks for "
+                f"({records.ROOM_TARGET:.2f} %)")
     lines = [f"- On the validation split (the same layers and recipe, recorded by the design "
              f"search as `{records.VALIDATION_RECORDS[step][0]}`): {records.verdict(runs[0])}"
              f"{room}."]
@@ -112,15 +113,22 @@ def headline(step: int) -> str:
             f"{r['epochs']} epochs, {len(r['runs'])} seeds): {records.verdict(r)}.")
 
 
-def records_meeting_the_target(folder: Path = records.RECORDED / "results") -> list[tuple[int, Path]]:
-    """(parameters, file) of every full test-set record of at most 15 epochs whose every seed,
-    5 or more, holds the target: steps, their earlier records and candidates."""
-    meeting = []
+def exercise_records(folder: Path = records.RECORDED / "results"):
+    """``(record, file)`` of every full test-set record of at most 15 epochs, the exercise's
+    runs: steps, their earlier records and candidates."""
     for path in sorted(Path(folder).rglob("*.json")):
         r = records.read_results(path)
+        if r["mode"] == "full" and r["eval_set"] == "test" and r["epochs"] <= 15:
+            yield r, path
+
+
+def records_meeting_the_target(folder: Path = records.RECORDED / "results") -> list[tuple[int, Path]]:
+    """(parameters, file) of every exercise record whose every seed, 5 or more, holds the
+    target."""
+    meeting = []
+    for r, path in exercise_records(folder):
         met, seeds, _ = records.held(r)
-        if r["mode"] == "full" and r["eval_set"] == "test" and r["epochs"] <= 15 and \
-                met == seeds >= 5:
+        if met == seeds >= 5:
             meeting.append((r["params"], path.parent != Path(folder), path))
     return [(params, path) for params, _, path in sorted(meeting)]  # a step before a candidate
 
@@ -140,12 +148,8 @@ def frontier_best(folder: Path = records.RECORDED / "results") -> str:
     """The closest any full test-set record under the frontier's budget has come: the highest
     worst seed among them, whether or not every seed held (steps, earlier records, candidates)."""
     budget = records.BUDGETS["frontier"]
-    under = []
-    for path in sorted(Path(folder).rglob("*.json")):
-        r = records.read_results(path)
-        if r["mode"] == "full" and r["eval_set"] == "test" and r["epochs"] <= 15 and \
-                r["params"] < budget:
-            under.append((records.held(r), path))
+    under = [(records.held(r), path) for r, path in exercise_records(folder)
+             if r["params"] < budget]
     (met, seeds, worst), path = max(under, key=lambda entry: entry[0][2])
     where = path.relative_to(records.REPO_ROOT)
     short = (f", **{TARGET - worst:.2f} points under the line**" if met < seeds else "")
