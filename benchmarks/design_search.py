@@ -33,10 +33,12 @@ from pathlib import Path
 import numpy as np
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import model  # noqa: E402
+import noise  # noqa: E402
 import records  # noqa: E402
 import seeds as many_seeds  # noqa: E402
 import utils  # noqa: E402
@@ -628,6 +630,59 @@ lever("e3_step5_elastic", "step 5's recipe with elastic distortions added to its
       "level", (-0.10, 0.04), reference=ONE_RECIPE_REFERENCE,
       augment=dataclasses.replace(RECIPES[5].augment, elastic=34.0))
 
+# The frontier's fifth round (docs/frontier_search.md, "The fifth round"; the rule and each
+# expected range written and committed before its runs): the control is step 7's recipe as it
+# stands, trained again on this round's machine, on validation seeds 1-20; each lever is one
+# change on it, on seeds 1-10, paired with the control's seeds 1-10. A lever is adopted only
+# when its mean beats the control's by more than two standard errors of the paired difference
+# (``noise.beyond_the_noise``); the worst seed is reported, never the chooser.
+ROUND_5_CONTROL = "g0_step7_recipe"
+ROUND_5_CONTROL_SEEDS, ROUND_5_SEEDS = tuple(range(1, 21)), tuple(range(1, 11))
+# name -> (expectation, expected range of the mean's change against the control, points)
+ROUND_5: dict[str, tuple[str, tuple[float, float]]] = {}
+root(ROUND_5_CONTROL, "step 7's recipe as it stands (RECIPES[7]: e1_elastic's recipe), "
+     "trained again on the fifth round's machine: the control every lever pairs with",
+     dataclasses.replace(RECIPES[7], step=6))
+
+
+def adamw(lr, weight_decay):
+    """``AdamW(params)`` with these settings (no step uses it: the fifth round's lever)."""
+    return functools.partial(AdamW, lr=lr, weight_decay=weight_decay)
+
+
+def round_5_lever(name, change, expectation, expected, **fields):
+    """``name``: the control with one change (``fields``) and its expected range, written first."""
+    derive(name, ROUND_5_CONTROL, change, **fields)
+    ROUND_5[name] = (expectation, expected)
+
+
+round_5_lever(
+    "g1_silu", "step 7's recipe with SiLU (x * sigmoid(x)) in place of every ReLU, the same "
+    "initial weights", "level or a little higher: f33_silu had the highest mean of any candidate "
+    "under 4,000 parameters (3 seeds) but two of its three seeds were lower than f28's same seeds",
+    (-0.05, 0.08), model=net(with_silu, model.Step7Net))
+round_5_lever(
+    "g2_batch64", "step 7's recipe with batch 64 (twice the steps in 15 epochs) and the OneCycle "
+    "peak halved to 0.2 (the linear scaling rule: the rate in proportion to the batch, so the "
+    "weight decay per epoch stays the same)", "level or a little higher: more, noisier steps "
+    "help a network this small in tuomaso's MNIST notebooks (batch 128 -> 256 cost 0.064 points "
+    "over 8 runs each); f16_bs64 (peak 0.1 on f10's training) is one seed of another recipe",
+    (-0.05, 0.08), batch_size=64, scheduler=one_cycle(0.2, three_phase=True))
+round_5_lever(
+    "g3_adamw", "step 7's recipe with AdamW in place of SGD: the same OneCycle schedule (three "
+    "phases, its momentum cycling Adam's beta1 as it cycles SGD's momentum) with peak 0.01 and "
+    "decoupled weight decay 0.01 (at the peak the weights shrink by 1e-4 a step)",
+    "lower or level: SGD with Nesterov momentum and OneCycle is this series' tuned optimizer, and "
+    "Adam-family optimizers are known to generalize a little worse than well-tuned SGD on image "
+    "classifiers; JoshWarn's 997-parameter search picked AdamW at 0.01 without an SGD control",
+    (-0.15, 0.05), optimizer=adamw(0.01, 0.01), scheduler=one_cycle(0.01, three_phase=True))
+round_5_lever(
+    "g4_no_elastic", "step 7's recipe without the elastic distortions (its affine augmentation "
+    "only: lighter regularization)", "level: on the fourth round's machine the same two recipes "
+    "had the same mean to the last digit over 5 seeds (e0_step7_recipe against e1_elastic), and "
+    "the distortions lowered the last epoch's training accuracy on every seed",
+    (-0.05, 0.05), augment=STRONG_AUG)
+
 PARETO_REFERENCE = {"step5_recipe_3seeds": (
     "step 4's network with step 5's first recipe, for scale",
     records.results_path(5, TUNING / "step5_recipe_3seeds"))}
@@ -1171,6 +1226,65 @@ def round_4_table(reference: str = ROUND_4_REFERENCE, last: int = 4,
                      f"{s['last_min_mean']:.2f} | {held} of {len(s['seeds'])} | "
                      f"{'' if mean is None else f'{mean:+.2f}'} | "
                      f"{span} | {'' if mean is None else as_expected(mean, expected)} |")
+    return "\n".join(lines)
+
+
+def lows_by_seed(step: int, name: str, seeds=None, last: int = records.LAST) -> dict:
+    """``{seed: lowest of the last epochs}`` of ``name``'s validation record (on ``seeds``, those
+    of them it holds); empty before it has run."""
+    results = validation_record(step, name)
+    if results is None:
+        return {}
+    s = records.summarize_runs(results, last)
+    return {seed: low for seed, low in zip(s["seeds"], s["last_min"])
+            if seeds is None or seed in seeds}
+
+
+def round_5_expectations() -> str:
+    """What each lever of the fifth round was expected to do, written before its runs."""
+    return "\n".join(f"- `{name}`: {CANDIDATES[name].change}. Expected: {expectation} (mean "
+                     f"{low:+.2f} to {high:+.2f} points against `{ROUND_5_CONTROL}`)."
+                     for name, (expectation, (low, high)) in ROUND_5.items())
+
+
+def round_5_rows(last: int = records.LAST) -> list[dict]:
+    """The control and each lever on its validation seeds: n, mean, spread, worst, seeds
+    holding; for a lever, the paired difference against the control's same seeds (of
+    ``ROUND_5_SEEDS`` and, once extended, the control's), its standard error, and the rule."""
+    control = lows_by_seed(6, ROUND_5_CONTROL, ROUND_5_CONTROL_SEEDS, last)
+    rows = []
+    for name in (ROUND_5_CONTROL, *ROUND_5):
+        lows = lows_by_seed(6, name, ROUND_5_CONTROL_SEEDS, last)
+        row = {"name": name, "n": len(lows), "expected": ROUND_5.get(name, (None, None))[1]}
+        if lows:
+            row.update(mean=float(np.mean(list(lows.values()))), worst=min(lows.values()),
+                       held=sum(records.holds(low) for low in lows.values()),
+                       sd=noise.spread(lows.values()) if len(lows) > 1 else None)
+        if name in ROUND_5 and len(lows.keys() & control.keys()) >= 2:
+            difference, error, n = noise.paired_difference(lows, control)
+            row.update(difference=difference, error=error, paired=n,
+                       beyond=noise.beyond_the_noise(difference, error))
+        rows.append(row)
+    return rows
+
+
+def round_5_table(last: int = records.LAST) -> str:
+    """``round_5_rows`` as a markdown table."""
+    lines = ["| Candidate | Seeds | Mean % | Spread (sd) | Worst % | Seeds >= 99.40 | Mean vs "
+             "control, paired (+- 1 se, n) | Expected | As expected | Beyond the noise (> 2 se) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    for r in round_5_rows(last):
+        if not r["n"]:
+            lines.append(f"| {r['name']} | 0 | | | | | | | not run yet | |")
+            continue
+        sd = "" if r["sd"] is None else f"{r['sd']:.3f}"
+        paired = (f"{r['difference']:+.3f} +- {r['error']:.3f} ({r['paired']})"
+                  if "difference" in r else "")
+        span = f"{r['expected'][0]:+.2f} to {r['expected'][1]:+.2f}" if r["expected"] else ""
+        met = as_expected(r["difference"], r["expected"]) if "difference" in r else ""
+        beyond = ("yes" if r["beyond"] else "no") if "difference" in r else ""
+        lines.append(f"| {r['name']} | {r['n']} | {r['mean']:.3f} | {sd} | {r['worst']:.2f} | "
+                     f"{r['held']} of {r['n']} | {paired} | {span} | {met} | {beyond} |")
     return "\n".join(lines)
 
 

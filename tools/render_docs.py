@@ -53,6 +53,8 @@ GENERATORS = {
     "round-4-verdict": design_search.round_4_verdict,
     "round-4-expectations": design_search.round_4_expectations,
     "round-4-table": design_search.round_4_table,
+    "round-5-expectations": design_search.round_5_expectations,
+    "round-5-table": design_search.round_5_table,
     "ablation-table": design_search.ablation_table,
     "ablation-expectations": design_search.ablation_expectations,
     "one-recipe-table": design_search.one_recipe_table,
@@ -92,6 +94,8 @@ ARGUMENT_GENERATORS = {
     "answer": lambda name: exercises.ANSWERS[name](),
     "round-4-expectations": design_search.round_4_expectations,  # the levers on this reference
     "round-4-table": design_search.round_4_table,
+    "round-5-expectations": design_search.round_5_expectations,
+    "round-5-table": design_search.round_5_table,
     "ablation-table": design_search.ablation_table,  # the full recipes whose ablation it shows
     "ablation-expectations": design_search.ablation_expectations,
 }
