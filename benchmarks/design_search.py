@@ -9,7 +9,7 @@ In quick mode (``MNIST_QUICK=1``) they go to ``runs/design_search/`` instead, ne
 
 Re-running a recorded candidate repeats its record when its seeds train the way the record says
 (``seeds_ran``), on a machine whose floating-point kernels are the record's
-(``records.kernels_fingerprint``; records made before it name none, and a later machine was found
+(``fingerprints.kernels_fingerprint``; records made before it name none, and a later machine was found
 not to repeat an earlier one's: docs/step5_ablation.md). Records made before
 ``src/seeds.py`` existed trained each seed as packed ``Copies`` of one network: with dropout
 (step 4's network), repeat them one seed at a time with ``--how packed --seeds N``; without
@@ -37,13 +37,19 @@ from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+import devices  # noqa: E402
+import fingerprints  # noqa: E402
 import model  # noqa: E402
 import noise  # noqa: E402
+import plots  # noqa: E402
 import records  # noqa: E402
+import runner  # noqa: E402
 import seeds as many_seeds  # noqa: E402
+import steps  # noqa: E402
 import utils  # noqa: E402
 from model import conv_block, separable_block  # noqa: E402
 from steps import RECIPES, one_cycle, sgd  # noqa: E402
+from weight_average import with_moving_average  # noqa: E402
 
 DATA = utils.REPO_ROOT / "Data"
 TUNING = DATA / "tuning"
@@ -222,7 +228,7 @@ class Candidate:
     parent and says in ``change`` what it starts from."""
 
     change: str
-    recipe: utils.Recipe
+    recipe: steps.Recipe
     parent: str | None = None
     changed: tuple[str, ...] = ()
 
@@ -235,8 +241,12 @@ def root(name, change, recipe):
 
 
 def derive(name, parent, change, **fields):
-    """``name`` is ``parent`` with ``fields`` replaced: the one thing it tries."""
-    recipe = dataclasses.replace(CANDIDATES[parent].recipe, **fields)
+    """``name`` is ``parent`` with ``fields`` replaced: the one thing it tries (``average_decay``:
+    measured on a moving average of the weights, ``weight_average.MovingAverageRecipe``)."""
+    recipe = CANDIDATES[parent].recipe
+    if "average_decay" in fields and not hasattr(recipe, "average_decay"):
+        recipe = with_moving_average(recipe, fields["average_decay"])
+    recipe = dataclasses.replace(recipe, **fields)
     CANDIDATES[name] = Candidate(change, recipe, parent, tuple(fields))
 
 
@@ -247,7 +257,7 @@ STEP5_BEFORE_ROOM_RECORD = DATA / "results" / "before_room" / "step5.json"
 # The third round's choice (s5_f30_training_dropout) was step 5's recipe until the fourth round
 # chose s5_wider_transition: its test record is kept.
 STEP5_BEFORE_ROUND_4_RECORD = DATA / "results" / "before_round_4" / "step5.json"
-STEP5_BEFORE_ROOM = utils.Recipe(
+STEP5_BEFORE_ROOM = steps.Recipe(
     step=5, title="Augmentation and OneCycle", role="final", model=model.Step4Net, epochs=15,
     batch_size=128, optimizer=sgd(0.05, nesterov=True, weight_decay=1e-4),
     scheduler=one_cycle(0.2, three_phase=True), scheduler_per_batch=True,
@@ -702,7 +712,7 @@ def described(step: int):
     return [(name, (c.change, c.recipe)) for name, c in CANDIDATES.items() if c.recipe.step == step]
 
 
-def pareto_points(eval_set: str = "validation", last: int = 4, target: float = 99.40) -> list:
+def pareto_points(eval_set: str = "validation", last: int = records.LAST, target: float = records.TARGET) -> list:
     """``(params, worst, name, change, seeds, seeds holding target, on the front)`` for every
     network measured on ``eval_set``, smallest first. The front: no other network is as small
     and at least as good (worst seed's lowest accuracy of the last ``last`` epochs).
@@ -738,7 +748,7 @@ def pareto_points(eval_set: str = "validation", last: int = 4, target: float = 9
                            for p, w, *_ in rows)) for row in rows]
 
 
-def pareto_table(eval_set: str = "validation", last: int = 4, target: float = 99.40) -> str:
+def pareto_table(eval_set: str = "validation", last: int = records.LAST, target: float = records.TARGET) -> str:
     """``pareto_points`` as a markdown table."""
     table = [f"| {'Candidate' if eval_set == 'validation' else 'Step or candidate'} | "
              "What it tries | Params | "
@@ -750,11 +760,11 @@ def pareto_table(eval_set: str = "validation", last: int = 4, target: float = 99
     return "\n".join(table)
 
 
-def plot_pareto(path: Path, last: int = 4, target: float = 99.40):
+def plot_pareto(path: Path, last: int = records.LAST, target: float = records.TARGET):
     """The frontier search at a glance: parameters against the worst seed's lowest accuracy
     of the last epochs, every validation candidate and every test record, each set's Pareto
     front joined, with the target's line and the 4,000 budget."""
-    plt = utils.pyplot()
+    plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for eval_set, marker, color in (("validation", "o", "tab:blue"), ("test", "s", "tab:red")):
         points = pareto_points(eval_set, last, target)
@@ -775,9 +785,9 @@ def plot_pareto(path: Path, last: int = 4, target: float = 99.40):
     ax.set(xlabel="parameters", ylabel=f"worst seed: lowest of last {last} epochs (%)",
            title="The frontier search: size against the worst seed, validation and test")
     ax.legend(fontsize=8, loc="lower right")
-    return utils.save_figure(fig, path)
+    return plots.save_figure(fig, path)
 
-def search_table(step: int = 5, last: int = 4) -> str:
+def search_table(step: int = 5, last: int = records.LAST) -> str:
     """Markdown table of every recorded variant of ``step``: params, seeds, best and lowest of
     the last epochs (means over seeds) and the worst seed's lowest."""
     rows = ["| Variant | Change | Params | Seeds | Best val acc % | "
@@ -795,7 +805,7 @@ def search_table(step: int = 5, last: int = 4) -> str:
 
 ROOM = ("s5_recipe", "s5_clean_last4", "s5_clean_last4_ema", "s5_f30_training",
         "s5_separable", "s5_ema", "s5_f30_training_dropout")  # docs/step5_room.md
-ROOM_TARGET, ROOM_BAR = records.ROOM_TARGET, 0.03
+ROOM_TARGET, ROOM_BAR = 99.45, 0.03  # step 5's own aim: the target with room (docs/step5_room.md)
 ROOM_SEEDS = (1, 2, 3, 4, 5)  # the bar's seeds: a record may hold more (the chosen one's 6-10)
 ROOM_TIE = 0.01  # worsts this close count as level: the one listed first in ROOM is chosen
 
@@ -811,7 +821,7 @@ def on_seeds(results: dict, seeds) -> dict:
     return dict(results, runs=[run for run in results["runs"] if run["seed"] in seeds])
 
 
-def room_summary(name: str, last: int = 4, seeds=ROOM_SEEDS) -> dict | None:
+def room_summary(name: str, last: int = records.LAST, seeds=ROOM_SEEDS) -> dict | None:
     """``records.summarize_runs`` of ``name``'s runs on ``seeds`` (the bar's, by default: a
     record may hold more; None: all of them), or None without a record."""
     results = validation_record(5, name)
@@ -820,7 +830,7 @@ def room_summary(name: str, last: int = 4, seeds=ROOM_SEEDS) -> dict | None:
     return records.summarize_runs(on_seeds(results, seeds) if seeds else results, last)
 
 
-def room_table(names=ROOM, last: int = 4, seeds=ROOM_SEEDS) -> str:
+def room_table(names=ROOM, last: int = records.LAST, seeds=ROOM_SEEDS) -> str:
     """Step 5's candidates for room to spare, seed by seed on ``seeds`` (the bar's, by default;
     None: every seed recorded): the lowest validation accuracy of the last epochs, its mean and
     worst, and the seeds at ``ROOM_TARGET`` or more."""
@@ -837,7 +847,7 @@ def room_table(names=ROOM, last: int = 4, seeds=ROOM_SEEDS) -> str:
     return "\n".join(rows)
 
 
-def room_verdict(reference: str = ROOM[0], candidates=ROOM[1:], last: int = 4) -> str:
+def room_verdict(reference: str = ROOM[0], candidates=ROOM[1:], last: int = records.LAST) -> str:
     """Each candidate against the bar of docs/step5_room.md, written before the runs: worst at
     least ``ROOM_BAR`` above the reference's, and a mean not below it, on the same seeds; then
     the choice among those that pass: the highest worst, and within ``ROOM_TIE`` of it the one
@@ -875,7 +885,7 @@ def room_verdict(reference: str = ROOM[0], candidates=ROOM[1:], last: int = 4) -
     return "\n".join(lines)
 
 
-def ablation_pair(name: str, last: int = 4):
+def ablation_pair(name: str, last: int = records.LAST):
     """``name``'s ablation record and its full recipe's, on the seeds both hold of
     ``ABLATION_SEEDS`` (seed for seed): ``(seeds, summary, full recipe's summary)``; the
     summaries are None without a paired seed."""
@@ -900,7 +910,7 @@ def ablated(full_recipes=ABLATION_NOW) -> list[str]:
     return [name for name, entry in ABLATION.items() if entry[3] in full_recipes]
 
 
-def ablation_table(*full_recipes: str, last: int = 4) -> str:
+def ablation_table(*full_recipes: str, last: int = records.LAST) -> str:
     """Step 5's ablation: per ingredient removed, the worst seed's lowest validation accuracy
     of the last epochs and the mean over seeds, against the full recipe on the same seeds, and
     whether the change of the mean fell in the range expected before the runs."""
@@ -946,7 +956,7 @@ def ablation_expectations(*full_recipes: str) -> str:
                       for name in ablated(full_recipes or ABLATION_NOW))
 
 
-def one_recipe_rows(last: int = 4) -> list[dict]:
+def one_recipe_rows(last: int = records.LAST) -> list[dict]:
     """Per step 2-7: its network under step 5's recipe (None: not run yet) on
     ``ONE_RECIPE_SEEDS``, and its own test record's score (the worst seed's lowest of the last
     epochs), from which each step's two gains over the step before are read."""
@@ -964,7 +974,7 @@ def one_recipe_rows(last: int = 4) -> list[dict]:
     return rows
 
 
-def one_recipe_table(last: int = 4) -> str:
+def one_recipe_table(last: int = records.LAST) -> str:
     """docs/network_or_recipe.md: each step's network under step 5's recipe, against step 5's
     own (trained on the same machine, seed for seed), and each step's gain over the step before
     under one recipe beside the gain its own test record shows (network and recipe changed
@@ -1001,7 +1011,7 @@ def one_recipe_table(last: int = 4) -> str:
 ONE_RECIPE_FLOOR = 98.5  # the figure's lowest accuracy; a mean below it: did not learn
 
 
-def one_recipe_line(last: int = 4) -> str:
+def one_recipe_line(last: int = records.LAST) -> str:
     """The README's line: each step's network against the one before, under one recipe."""
     rows = [row for row in one_recipe_rows(last) if row["one_recipe"]]
     gains, learned = [], ""
@@ -1019,11 +1029,11 @@ def one_recipe_line(last: int = 4) -> str:
             "and recipe together ([network or recipe](docs/network_or_recipe.md)).")
 
 
-def plot_one_recipe(path: Path, last: int = 4):
+def plot_one_recipe(path: Path, last: int = records.LAST):
     """docs/network_or_recipe.md's figure: per step, its own test record's score (network and
     recipe changed together) beside its network under step 5's recipe (validation, seeds 1-5:
     the mean, and the worst seed below it)."""
-    plt = utils.pyplot()
+    plt = plots.pyplot()
     rows = one_recipe_rows(last)
     fig, ax = plt.subplots(figsize=(7, 3.6))
     steps = [row["step"] for row in rows]
@@ -1046,7 +1056,7 @@ def plot_one_recipe(path: Path, last: int = 4):
     ax.set(xticks=steps, xlabel="step's network", ylabel=f"lowest of last {last} epochs (%)",
            ylim=(ONE_RECIPE_FLOOR, 99.7), title="Network or recipe: each step's network under one recipe")
     ax.legend(fontsize=8, loc="center right")
-    return utils.save_figure(fig, path)
+    return plots.save_figure(fig, path)
 
 
 def one_recipe_expectations() -> str:
@@ -1058,11 +1068,11 @@ def one_recipe_expectations() -> str:
 
 ROUND_2 = ("w1_woolly", "w2_woolly_frontier_training", "w3_woolly_clean", "w4_woolly_separable",
            "w5_woolly_separable_two")
-ROUND_2_REFERENCE, ROUND_2_FIRST_SEEDS, ROUND_2_TARGET = "f36_ema", (1, 2, 3), 99.40
+ROUND_2_REFERENCE, ROUND_2_FIRST_SEEDS, ROUND_2_TARGET = "f36_ema", (1, 2, 3), records.TARGET
 
 
 def round_2_verdict(candidates=ROUND_2, reference: str = ROUND_2_REFERENCE,
-                    last: int = 4) -> str:
+                    last: int = records.LAST) -> str:
     """Each candidate of the frontier's second round against the bar of docs/frontier_search.md,
     written before the runs: on seeds 1-3, a worst seed at least the reference's on the same
     seeds earns seeds 4-5; holding ``ROUND_2_TARGET`` on all 5 earns a test record."""
@@ -1103,7 +1113,7 @@ def beats(ours: dict, theirs: dict) -> bool:
     return ours["last_min_mean"] > theirs["last_min_mean"] + 1e-9
 
 
-def summary_on(step: int, name: str, seeds, last: int = 4) -> dict | None:
+def summary_on(step: int, name: str, seeds, last: int = records.LAST) -> dict | None:
     """``name``'s validation summary on exactly ``seeds``, or None until it holds them all."""
     results = validation_record(step, name)
     if results is None or not set(seeds) <= {run["seed"] for run in results["runs"]}:
@@ -1112,7 +1122,7 @@ def summary_on(step: int, name: str, seeds, last: int = 4) -> dict | None:
 
 
 def choice_verdict(step: int, reference: str, candidates, screen_seeds, choice_seeds,
-                   direct=(), last: int = 4) -> str:
+                   direct=(), last: int = records.LAST) -> str:
     """The choice on validation alone, as docs/frontier_search.md's third round and
     docs/step5_room.md's fourth wrote it before their runs: the choice starts as ``reference``;
     each candidate in turn is screened against the current choice on ``screen_seeds`` (those
@@ -1173,14 +1183,14 @@ ROUND_3 = ("r1_f36_again", "r2_f28_swa", "r3_tied", "r4_tied_ema", "r5_tied_swa"
 ROUND_3_REFERENCE = "r0_step7_recipe"  # step 7's own recipe, on this round's machine
 
 
-def round_3_verdict(last: int = 4) -> str:
+def round_3_verdict(last: int = records.LAST) -> str:
     """The frontier's third round (docs/frontier_search.md): f36 again on seeds 1-5, then each
     idea screened on seeds 1-3, against step 7's own recipe."""
     return choice_verdict(6, ROUND_3_REFERENCE, ROUND_3, (1, 2, 3), (1, 2, 3, 4, 5),
                           direct=("r1_f36_again",), last=last)
 
 
-def round_4_verdict(reference: str = ROUND_4_REFERENCE, last: int = 4) -> str:
+def round_4_verdict(reference: str = ROUND_4_REFERENCE, last: int = records.LAST) -> str:
     """The frontier's fourth round (docs/frontier_search.md): each lever against the recipe it
     changes, trained on this round's machine, on validation seeds 1-5."""
     step = CANDIDATES[reference].recipe.step
@@ -1201,8 +1211,8 @@ def round_4_seeds(reference: str) -> tuple[int, ...]:
     return ROUND_4_STEP5_SEEDS if reference == ONE_RECIPE_REFERENCE else ROUND_4_SEEDS
 
 
-def round_4_table(reference: str = ROUND_4_REFERENCE, last: int = 4,
-                  target: float = 99.40) -> str:
+def round_4_table(reference: str = ROUND_4_REFERENCE, last: int = records.LAST,
+                  target: float = records.TARGET) -> str:
     """Each lever's worst seed, mean and seeds holding ``target`` on its validation seeds
     against the reference's, and whether the change of the mean fell in the range written
     before its runs."""
@@ -1240,6 +1250,63 @@ def lows_by_seed(step: int, name: str, seeds=None, last: int = records.LAST) -> 
             if seeds is None or seed in seeds}
 
 
+# The series' earlier choices, each a candidate chosen (or stopped) against a reference on the
+# validation split: (what was chosen, the step its candidates are recorded under, the
+# candidate, the reference). Re-read under the fifth round's rule; no recipe changes by it.
+EARLIER_CHOICES = (
+    ("step 5: the wider transition, chosen on the worst of 10 seeds", 5,
+     "s5_wider_transition", "a0_full_recipe"),
+    ("step 7: the equal average of the weights (third round)", 6, "r2_f28_swa",
+     "r0_step7_recipe"),
+    ("step 7: elastic distortions (fourth round)", 6, "e1_elastic", "e0_step7_recipe"),
+    ("SiLU, stopped: two of its seeds below f28's", 6, "f33_silu", "f28_clean_last4"),
+)
+
+
+def earlier_choices_table(last: int = records.LAST) -> str:
+    """``EARLIER_CHOICES`` under the fifth round's rule: the paired difference of the means on
+    the seeds both records hold, its standard error, and whether it is beyond the noise."""
+    lines = ["| Choice | Candidate vs reference | Seeds paired | Mean difference | Standard "
+             "error | Beyond the noise (> 2 se) | Worst seeds |",
+             "|---|---|---:|---:|---:|---|---|"]
+    for what, step, name, reference in EARLIER_CHOICES:
+        ours, theirs = lows_by_seed(step, name, last=last), lows_by_seed(step, reference, last=last)
+        difference, error, n = noise.paired_difference(ours, theirs)
+        shared = ours.keys() & theirs.keys()
+        worst = (f"{min(ours[seed] for seed in shared):.2f} vs "
+                 f"{min(theirs[seed] for seed in shared):.2f}")
+        lines.append(f"| {what} | `{name}` vs `{reference}` | {n} | {difference:+.3f} | "
+                     f"{error:.3f} | {'yes' if noise.beyond_the_noise(difference, error) else 'no'}"
+                     f" | {worst} |")
+    return "\n".join(lines)
+
+
+def round_5_rule() -> str:
+    """The fifth round's rule, from the constants that apply it."""
+    control, levers = ROUND_5_CONTROL_SEEDS, ROUND_5_SEEDS
+    return "\n".join([
+        f"- **The control is step 7's recipe as it stands** (`RECIPES[7]`), trained again on "
+        f"this round's machine, `{ROUND_5_CONTROL}`, on validation seeds {control[0]}-"
+        f"{control[-1]}. One machine and one way of training seeds for every arm: two seeds "
+        "side by side (`--how side-by-side`), each in a process of one thread.",
+        f"- **Each lever is one change on it**, on validation seeds {levers[0]}-{levers[-1]}, "
+        "paired with the control's same seeds by seed number.",
+        f"- **The statistic is the mean of the seeds' lowest accuracy of the last "
+        f"{records.LAST} epochs.** A lever is adopted only when its mean beats the control's by "
+        f"more than {noise.RESOLVING_ERRORS} standard errors of the paired difference (the "
+        "standard deviation of the per-seed differences over the square root of the number of "
+        "seeds); otherwise the current recipe stays, and a tie goes to the simpler recipe. The "
+        f"worst seed and the count of seeds holding {records.TARGET:.2f} % are reported beside "
+        "it and choose nothing.",
+        f"- **A lever beyond the noise is extended to seeds {control[0]}-{control[-1]}** and "
+        "must stay beyond it there; two that both do may be combined as one more candidate.",
+        "- **Before the test record**, the chance that every test seed holds is written down, "
+        "from the chosen recipe's validation mean and spread and the validation-to-test offsets "
+        "earlier recipes showed; then one test record, reported beside that forecast. If "
+        "nothing beats the control, step 7 stays as it is and this page says what the round "
+        "measured."])
+
+
 def round_5_expectations() -> str:
     """What each lever of the fifth round was expected to do, written before its runs."""
     return "\n".join(f"- `{name}`: {CANDIDATES[name].change}. Expected: {expectation} (mean "
@@ -1270,7 +1337,7 @@ def round_5_rows(last: int = records.LAST) -> list[dict]:
 
 def round_5_table(last: int = records.LAST) -> str:
     """``round_5_rows`` as a markdown table."""
-    lines = ["| Candidate | Seeds | Mean % | Spread (sd) | Worst % | Seeds >= 99.40 | Mean vs "
+    lines = [f"| Candidate | Seeds | Mean % | Spread (sd) | Worst % | Seeds >= {records.TARGET:.2f} | Mean vs "
              "control, paired (+- 1 se, n) | Expected | As expected | Beyond the noise (> 2 se) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in round_5_rows(last):
@@ -1295,7 +1362,7 @@ def as_expected(change: float, expected: tuple[float, float]) -> str:
     return f"no: {'lower' if change < expected[0] else 'higher'}"
 
 
-def seed_profiles(step: int, names, last: int = 4, target: float = 99.40) -> list[dict]:
+def seed_profiles(step: int, names, last: int = records.LAST, target: float = records.TARGET) -> list[dict]:
     """Per seed of each candidate's validation record: the lowest accuracy of the last
     ``last`` epochs, the epoch it falls in and whether it holds ``target``; the training
     accuracy of the last epoch; the validation accuracy of the epoch before the last ``last``
@@ -1314,7 +1381,7 @@ def seed_profiles(step: int, names, last: int = 4, target: float = 99.40) -> lis
     return rows
 
 
-def seed_profile_table(step: int, *names, last: int = 4, target: float = 99.40) -> str:
+def seed_profile_table(step: int, *names, last: int = records.LAST, target: float = records.TARGET) -> str:
     """``seed_profiles`` as a markdown table."""
     table = [f"| Candidate | Seed | Lowest of last {last} % | In epoch | Holds {target:.2f} | "
              f"Training acc, last epoch % | Validation acc, epoch before the last {last} % |",
@@ -1329,11 +1396,36 @@ def seed_profile_table(step: int, *names, last: int = 4, target: float = 99.40) 
 ROOM_4 = ("s5_swa", "s5_ramp_down", "s5_wider_transition")
 
 
-def room_4_verdict(last: int = 4) -> str:
+def room_4_verdict(last: int = records.LAST) -> str:
     """Step 5's fourth round for room (docs/step5_room.md): screened on seeds 1-3 against
     a0_full_recipe, then the 10-seed bar."""
     return choice_verdict(5, "a0_full_recipe", ROOM_4, (1, 2, 3), tuple(range(1, 11)),
                           last=last)
+
+
+def with_more_seeds(recorded: dict, new: dict, path: Path) -> dict:
+    """The record at ``path`` with ``new``'s runs added: a record grows by seeds (5 validation
+    seeds, then 10) only if the new runs trained the same recipe the same way on other seeds.
+    A record older than ``seeds_ran`` packed ``seeds_at_once`` seeds per run: it grows only by
+    runs packed that many at a time, and keeps saying so."""
+    if "seeds_ran" not in recorded and "seeds_at_once" in recorded:
+        if new.get("seeds_ran") != "packed" or len(new["runs"]) != recorded["seeds_at_once"]:
+            raise ValueError(f"{path} packed {recorded['seeds_at_once']} seed(s) per run: add "
+                             f"seeds {recorded['seeds_at_once']} at a time with --how packed")
+        new = {key: value for key, value in new.items() if key != "seeds_ran"}
+        new["seeds_at_once"] = recorded["seeds_at_once"]
+    # The same recipe trained the same way, where its seeds repeat: the same device, torch
+    # version and floating-point kernels (kernels_fingerprint).
+    same = ("recipe_fingerprint", "eval_set", "mode", "epochs", "train_size", "test_size",
+            "seeds_ran", "seeds_at_once", "device", "torch_version", "kernels")
+    differs = [key for key in same if recorded.get(key) != new.get(key)]
+    if differs:
+        raise ValueError(f"{path} holds runs that differ from these in {', '.join(differs)}: "
+                         "its seeds cannot be joined with these; record them elsewhere")
+    both = sorted({r["seed"] for r in recorded["runs"]} & {r["seed"] for r in new["runs"]})
+    if both:
+        raise ValueError(f"{path} already holds seeds {both}: give only new seeds to add them")
+    return dict(new, runs=sorted(recorded["runs"] + new["runs"], key=lambda run: run["seed"]))
 
 
 def seeds_for_test_record(name: str) -> list:
@@ -1360,10 +1452,10 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("variants", nargs="*",
                         help=f"variants to train, from: {', '.join(CANDIDATES)}")
-    parser.add_argument("--seeds", type=utils.seed_list,
+    parser.add_argument("--seeds", type=many_seeds.seed_list,
                         help="comma-separated seeds, e.g. 1,2,3 (default: 1; with --test, the "
                              "seeds of the candidate's validation record, or some of them)")
-    parser.add_argument("--how", choices=many_seeds.HOW,
+    parser.add_argument("--how", choices=devices.HOW,
                         help="how the seeds train (default: packed on a GPU, one after another "
                              "elsewhere; see src/seeds.py)")
     parser.add_argument("--test", action="store_true",
@@ -1402,20 +1494,20 @@ def main():
         adding = recorded_seeds and not recorded_seeds & set(seeds[name])
         if adding:  # refuse before training, not after, if the runs could not join the record
             planned = dict(before, runs=[{"seed": seed} for seed in seeds[name]],
-                           recipe_fingerprint=records.recipe_fingerprint(recipe),
+                           recipe_fingerprint=fingerprints.recipe_fingerprint(recipe),
                            mode="quick" if utils.is_quick() else "full",
-                           seeds_ran=args.how or many_seeds.default_how(utils.get_device()))
+                           seeds_ran=args.how or devices.default_how())
             try:
-                records.with_more_seeds(before, planned, recorded)
+                with_more_seeds(before, planned, recorded)
             except ValueError as refusal:
                 parser.error(str(refusal))
         with tempfile.TemporaryDirectory() as scratch:
-            results, _, _ = many_seeds.run_recipe(
+            results, _, _ = runner.run_recipe(
                 recipe, seeds[name], out=Path(scratch) if adding else out, record=True,
                 validation=not args.test, how=args.how, progress=False,
                 log=lambda line: print(name, line, flush=True))
         if adding:  # seeds 6-10 join seeds 1-5 in one record
-            results = records.with_more_seeds(before, results, recorded)
+            results = with_more_seeds(before, results, recorded)
             records.write_results(results, recorded)
         print(records.format_results(results))
     steps = {CANDIDATES[name].recipe.step for name in args.variants} | {args.table} - {None}

@@ -23,11 +23,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import design_search  # noqa: E402
+import runner  # noqa: E402
 import records  # noqa: E402
 import seeds as many_seeds  # noqa: E402
 import utils  # noqa: E402
 
-LAST = 4  # the exercise's last epochs
+LAST = records.LAST  # the exercise's last epochs
 
 
 @contextlib.contextmanager
@@ -36,10 +37,9 @@ def predictions_kept():
     kept, evaluate = [], utils.evaluate
 
     def keeping(model, x, y, *args, **kwargs):
-        loss, accuracy, predictions = evaluate(model, x, y, *args, return_predictions=True,
-                                               **kwargs)
-        kept.append(predictions.cpu())
-        return loss, accuracy
+        result = evaluate(model, x, y, *args, **kwargs)
+        kept.append(utils.predict(model, x).cpu())
+        return result
 
     utils.evaluate = keeping
     try:
@@ -57,7 +57,7 @@ def count_misses(recipe, seeds, last: int = LAST, data=None):
     """Train ``seeds`` of ``recipe`` on the validation split (or ``data``); return ``(results,
     misses)``, ``misses[seed]`` the misses per digit in each of the last ``last`` epochs."""
     with tempfile.TemporaryDirectory() as scratch, predictions_kept() as kept:
-        results, _, data = many_seeds.run_recipe(
+        results, _, data = runner.run_recipe(
             recipe, seeds, out=Path(scratch), record=True, data=data, validation=True,
             how="one-after-another", progress=False, log=print)
     labels, epochs = data[3].cpu(), results["epochs"]
@@ -86,7 +86,7 @@ def misses_path(name: str) -> Path:
     return recorded_misses_path(name)
 
 
-def missed_digits_table(name: str, target: float = 99.40) -> str:
+def missed_digits_table(name: str, target: float = records.TARGET) -> str:
     """Per seed of the runs counted: its lowest accuracy of the last epochs, whether it holds
     ``target``, and the misses per digit in that epoch; then the mean misses per digit of the
     seeds that hold and of those that do not. A line above says whose runs they are."""
@@ -111,7 +111,7 @@ def missed_digits_table(name: str, target: float = 99.40) -> str:
              f"{same} kernels fingerprint and torch {kept['torch_version']}, they differ from "
              "it. They are other runs of the same recipe and seeds, and "
              "the accuracies below are their own.")
-    head = ("| Seed | Lowest of last 4 % | In epoch | Holds 99.40 | "
+    head = (f"| Seed | Lowest of last {records.LAST} % | In epoch | Holds {target:.2f} | "
             + " | ".join(f"{d}" for d in range(10)) + " | All |\n|---:|---:|---:|:-:|"
             + "---:|" * 11)
     return whose + "\n\n" + head + "\n" + "\n".join(rows)
@@ -122,7 +122,7 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("candidate", choices=sorted(design_search.CANDIDATES), metavar="candidate",
                         help="a candidate with a validation record (benchmarks/design_search.py)")
-    parser.add_argument("--seeds", type=utils.seed_list, help="seeds of its record (default: all)")
+    parser.add_argument("--seeds", type=many_seeds.seed_list, help="seeds of its record (default: all)")
     args = parser.parse_args()
     recipe = design_search.CANDIDATES[args.candidate].recipe
     recorded = design_search.validation_record(recipe.step, args.candidate)

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+import mnist_files  # noqa: E402
+import devices  # noqa: E402
 import records  # noqa: E402
 import utils  # noqa: E402
 from steps import RECIPES  # noqa: E402
@@ -42,9 +44,9 @@ def clock(device) -> float:
 def time_engine(recipe, x, y, seed):
     model, optimizer, scheduler = make_training(recipe, len(x), x.device)
     start = clock(x.device)
-    utils.train_one_epoch(model, x, y, optimizer, batch_size=recipe.batch_size,
-                          generator=torch.Generator().manual_seed(seed), augment=recipe.augment,
-                          batch_scheduler=scheduler, progress=False)
+    batches = utils.Batches(x, y, recipe.batch_size, torch.Generator().manual_seed(seed),
+                            recipe.augment)
+    utils.train_one_epoch(model, batches, optimizer, schedule=scheduler, progress=False)
     return clock(x.device) - start
 
 
@@ -90,7 +92,7 @@ def course_loader(batch_size):
 
     transform = transforms.Compose([transforms.RandomRotation(7), transforms.ToTensor(),
                                     transforms.Normalize((utils.MNIST_MEAN,), (utils.MNIST_STD,))])
-    dataset = datasets.MNIST(utils.data_root(), train=True, download=False, transform=transform)
+    dataset = datasets.MNIST(mnist_files.data_root(), train=True, download=False, transform=transform)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True,
                                          num_workers=2, persistent_workers=True)
     while True:
@@ -108,7 +110,7 @@ def main():
     args = parser.parse_args()
     batches = args.batches or (60 if args.quick else 200)
     rounds = args.rounds or (3 if args.quick else 5)
-    device = utils.get_device(args.device)
+    device = devices.get_device(args.device)
     recipe = RECIPES[next(s for s, r in RECIPES.items() if r.role == "final")]
     train_x, train_y, _, _ = utils.load_mnist(device, quick=False)
     n = batches * recipe.batch_size
@@ -124,7 +126,7 @@ def main():
         print(f"round {r}{' (warm-up)' if r == 0 else ''}: "
               + ", ".join(f"{k} {1000 * v[-1] / batches:.1f} ms/batch" for k, v in times.items()),
               flush=True)
-    record = {"benchmark": "pipeline_speed", "device": utils.device_name(device),
+    record = {"benchmark": "pipeline_speed", "device": devices.device_name(device),
               "torch": torch.__version__, "threads": torch.get_num_threads(),
               "model": recipe.model_class(), "batch_size": recipe.batch_size,
               "batches": batches, "rounds": rounds, "measured": date.today().isoformat(),

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+import devices  # noqa: E402
 import records  # noqa: E402
 import seeds as many_seeds  # noqa: E402
 import utils  # noqa: E402
@@ -50,7 +51,7 @@ def time_seeds(recipe, data, seeds, workers=1):
 def timing(args):
     # one epoch over the first batches, measured on one batch; no BatchNorm recomputation
     recipe = dataclasses.replace(RECIPES[args.step], epochs=1, bn_stats_images=0)
-    device = utils.get_device(args.device)
+    device = devices.get_device(args.device)
     train_x, train_y, test_x, test_y = utils.load_mnist(device)
     n = min(len(train_x), args.batches * recipe.batch_size)
     data = (train_x[:n], train_y[:n], test_x[:recipe.batch_size], test_y[:recipe.batch_size])
@@ -64,7 +65,7 @@ def timing(args):
     for _ in range(args.rounds):
         for way, (seeds, workers) in ways.items():
             times[way].append(time_seeds(recipe, data, seeds, workers))
-    record = {"benchmark": "seeds_at_once", "device": utils.device_name(device),
+    record = {"benchmark": "seeds_at_once", "device": devices.device_name(device),
               "torch": torch.__version__, "step": args.step, "model": recipe.model_class(),
               "images": n, "rounds": args.rounds, "copies": args.copies,
               "measured": date.today().isoformat(),
@@ -102,7 +103,7 @@ def seeds_ran(results: dict) -> str:
     return f"{results.get('seeds_at_once', 1)} packed at once"
 
 
-def compare(path_a, path_b, last=4, root=Path()) -> str:
+def compare(path_a, path_b, last=records.LAST, root=Path()) -> str:
     """Two records of the same recipe and seeds, seed by seed, and the paired differences
     (paths relative to ``root``)."""
     a, b = (records.read_results(Path(root) / p) for p in (path_a, path_b))

@@ -89,18 +89,23 @@ else:
 sys.path.insert(0, str(root / "src"))
 
 # %%
+import devices
+import plots
 import records
-import seeds
+import runner
+import steps
 import utils
 from steps import RECIPES
 
 STEP = 7
+SEEDS = [1, 2, 3, 4, 5]  # the recipe's seeds; change them to train seeds of your own
 recipe = RECIPES[STEP]
-device = utils.get_device()
+device = devices.get_device()
 record = records.recording()  # True only when tools/run_notebook.py re-records the reference
-out = records.output_dir(record=record)  # runs/, or Data/ when recording
+out = records.output_dir(record=record, label=records.run_label(STEP, SEEDS))
+print(f"this run writes into {out}")  # a new folder under runs/ (Data/ when recording)
 train_x, train_y, test_x, test_y = data = utils.load_mnist(device)
-print(f"{recipe.title} | device {utils.device_name(device)} | "
+print(f"{recipe.title} | device {devices.device_name(device)} | "
       f"{'quick' if utils.is_quick() else 'full'} mode: {len(train_x):,} train / {len(test_x):,} test images")
 records.advise_runtime(device, STEP)  # Colab without a GPU: how to switch
 
@@ -121,19 +126,19 @@ import inspect  # noqa: E402
 print(inspect.getsource(recipe.model))
 if STEP > 1:
     print("What the recipe changes since step", STEP - 1, "(src/steps.py):")
-    print(utils.recipe_changes(RECIPES[STEP - 1], recipe))
+    print(steps.recipe_changes(RECIPES[STEP - 1], recipe))
 
 # %%
 # NBVAL_CHECK_OUTPUT
 model = recipe.model()
-print(utils.model_summary(model))
+print(plots.model_summary(model))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(utils.format_rf_table(utils.receptive_field_table(model)))
+print(plots.format_layer_table(plots.layer_table(model)))
 
 # %%
-utils.plot_samples(train_x, train_y, records.plot_path(STEP, "samples", out), augment=recipe.augment)
+plots.plot_samples(train_x, train_y, records.plot_path(STEP, "samples", out), augment=recipe.augment)
 
 # %% [markdown]
 # ## The search: parameters against the worst seed
@@ -156,12 +161,13 @@ design_search.plot_pareto(records.plot_path(STEP, "pareto", out))
 # ## Training
 
 # %%
-results, model, _ = seeds.run_recipe(recipe, out=out, record=record, device=device, data=data)
+results, model, _ = runner.run_recipe(recipe, SEEDS, out=out, record=record, device=device,
+                                     data=data)
 
 # %%
 print(records.format_results(results))
 print(records.compare_with_recorded(results))
-figures = records.save_step_plots(results, model, test_x, test_y, out)
+figures = plots.save_step_plots(results, model, test_x, test_y, out)
 figures["curves"]
 
 # %% [markdown]
@@ -194,6 +200,7 @@ figures["confusion"]
 # - Best test accuracy **99.44 ± 0.09 %** (mean ± std over seeds); the highest single epoch 99.51 % (seed 4).
 # - Lowest test accuracy in the last 4 epochs: **99.39 ± 0.09 %**.
 # - Target (under 4,000 parameters, 99.40 % in each of the last 4 of at most 15 epochs, every seed): **3 of 5 seeds** hold 99.40 % in each of the last 4 epochs; worst seed 99.23 % (seed 3), **missed by 0.17 points**.
+# - This is the sixth of 6 test records of a recipe under 4,000 parameters; each earlier one was followed by more search on the validation split, so the test set has been looked at 6 times (docs/noise.md).
 # - On the validation split (the same layers and recipe, recorded by the design search as `e1_elastic`): **1 of 5 seeds** hold 99.40 % in each of the last 4 epochs; worst seed 99.30 % (seed 5), **missed by 0.10 points**.
 # <!-- /generated -->
 #

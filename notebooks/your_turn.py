@@ -59,12 +59,13 @@ sys.path.insert(0, str(root / "src"))
 import torch.nn as nn
 
 import judge
+import devices
 import records
 import utils
 from model import conv_block
 
-device = utils.get_device()
-print(f"device {utils.device_name(device)} | {'quick' if utils.is_quick() else 'full'} mode")
+device = devices.get_device()
+print(f"device {devices.device_name(device)} | {'quick' if utils.is_quick() else 'full'} mode")
 records.advise_runtime(device, judge.FINAL_STEP)  # Colab without a GPU: how to switch
 
 # %% [markdown]

@@ -27,13 +27,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 
+import devices
+import noise
+import plots
 import records
-import seeds as many_seeds
+import runner
 import utils
-from steps import RECIPES
+from steps import RECIPES, Recipe
 
 BUDGET, MAX_EPOCHS = records.BUDGETS["final"], 15
 FINAL_STEP = next(step for step, recipe in RECIPES.items() if recipe.role == "final")
@@ -92,29 +96,25 @@ def build(network) -> nn.Module:
 
 
 # --------------------------------------------------------------------------- checks
-def parameters_per_layer(net: nn.Module) -> list[tuple[str, str, int]]:
-    """``(layer, type, trainable parameters)`` of every layer that has any, in order."""
-    rows = []
-    for name, module in net.named_modules():
-        own = sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
-        if own:
-            rows.append((name or "(its own)", type(module).__name__, own))
-    return rows
-
-
-def format_parameters(rows) -> str:
-    total = sum(n for *_, n in rows)
-    lines = [f"{'layer':<24}{'type':<14}{'params':>8}{'share':>7}"]
-    lines += [f"{name:<24}{kind:<14}{n:>8,}{100 * n / total:>6.0f}%" for name, kind, n in rows]
-    return "\n".join(lines + [f"{'total':<38}{total:>8,}"])
-
-
 def check_budget(net: nn.Module, budget: int = BUDGET) -> int:
-    """The network's parameters; ``DesignError`` unless there are fewer than ``budget``."""
+    """The network's parameters, every weight it holds (frozen ones too); ``DesignError``
+    unless there are fewer than ``budget``, or if it keeps numbers in buffers that are not a
+    normalization layer's statistics (weights hidden from the count)."""
+    normalization = (nn.modules.batchnorm._NormBase,)
+    hidden = [f"{module_name}.{name}" if module_name else name
+              for module_name, module in net.named_modules()
+              for name, buffer in module.named_buffers(recurse=False)
+              if not isinstance(module, normalization) and buffer.numel()]
+    if hidden:
+        raise DesignError(f"{type(net).__name__} keeps numbers in buffers ({', '.join(hidden)}), "
+                          "which the parameter count would not see: make them nn.Parameter "
+                          "(frozen with requires_grad=False if they must not learn), so the "
+                          "budget counts them")
     count = utils.count_parameters(net)
     if count >= budget:
-        largest = sorted(parameters_per_layer(net), key=lambda row: -row[2])[:3]
-        where = ", ".join(f"{name} ({n:,})" for name, _, n in largest)
+        rows = [row for row in plots.layer_table(net) if row["params"]]
+        largest = sorted(rows, key=lambda row: -row["params"])[:3]
+        where = ", ".join(f"{row['layer']} ({row['params']:,})" for row in largest)
         raise DesignError(f"{type(net).__name__} has {count:,} parameters; the budget is fewer "
                           f"than {budget:,}: take {count - budget + 1:,} out, where most of "
                           f"them are: {where}")
@@ -142,41 +142,23 @@ def check_output(net: nn.Module, batch: int = 2) -> None:
                           f"({batch}, 10): {hint}")
 
 
-_FOLLOWED = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
-
-
-def receptive_field(net: nn.Module) -> tuple[list[dict], list[str]]:
-    """``utils.receptive_field_table`` of the network, and warnings: a layer the table cannot
-    follow (it changes the map size but is not a conv or a pool) is named, and so is a last
-    layer that does not see the whole 28x28 image."""
-    shapes, warnings = [], []
-    probe = copy.deepcopy(net).cpu().eval()
-
-    def hook(module, inputs, output):
-        if list(module.children()) or not isinstance(output, torch.Tensor) or output.ndim != 4:
-            return
-        if not isinstance(module, _FOLLOWED) and inputs and \
-                tuple(inputs[0].shape[-2:]) != tuple(output.shape[-2:]):
-            shapes.append(f"{name_of[module]} ({type(module).__name__})")
-
-    name_of = {m: n for n, m in probe.named_modules()}
-    handles = [m.register_forward_hook(hook) for m in probe.modules()]
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):
-        probe(torch.zeros(1, 1, 28, 28))
-    for handle in handles:
-        handle.remove()
-    rows = utils.receptive_field_table(net)
-    if shapes:
-        warnings.append(f"the receptive-field table cannot follow {', '.join(shapes)}: it "
+def receptive_field_warnings(rows) -> list[str]:
+    """From the layer table: a layer the receptive field cannot follow (it changes the map size
+    but is not a conv or a pool), and a last layer that does not see the whole 28x28 image."""
+    warnings = []
+    unfollowed = [f"{row['layer']} ({row['type']})" for row in rows if not row["followed"]]
+    if unfollowed:
+        warnings.append(f"the receptive-field table cannot follow {', '.join(unfollowed)}: it "
                         "changes the map size but is not a conv or a pool, so the receptive "
                         "fields after it are not exact")
-    if not rows:
+    seen = [row["rf"] for row in rows if row["rf"] is not None and row["output"] is not None]
+    if not seen or seen[-1] == 1:
         warnings.append("no conv or pool layer found: the receptive-field table is empty")
-    elif rows[-1]["rf"] < 28:
-        warnings.append(f"the last layer sees {rows[-1]['rf']}x{rows[-1]['rf']} pixels, not the "
-                        "whole 28x28 image: a digit seen only in part is easier to confuse "
-                        "(add a conv or a pool before the classifier)")
-    return rows, warnings
+    elif seen[-1] < 28:
+        warnings.append(f"the last layer sees {seen[-1]}x{seen[-1]} pixels, not the whole 28x28 "
+                        "image: a digit seen only in part is easier to confuse (add a conv or a "
+                        "pool before the classifier)")
+    return warnings
 
 
 @dataclass
@@ -186,15 +168,13 @@ class Checked:
     name: str
     params: int
     budget: int
-    per_layer: list
-    rf_rows: list
+    layers: list  # plots.layer_table: parameters, output shape, receptive field per layer
     warnings: list
 
     def __str__(self):
         lines = [f"{self.name}: {self.params:,} parameters, under the budget of {self.budget:,} "
                  f"({self.budget - self.params:,} to spare); output (N, 10): ok",
-                 "", format_parameters(self.per_layer), "",
-                 utils.format_rf_table(self.rf_rows)]
+                 "", plots.format_layer_table(self.layers)]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -205,8 +185,8 @@ def check(network, budget: int = BUDGET) -> Checked:
     net = build(network)
     check_output(net)
     params = check_budget(net, budget)
-    rows, warnings = receptive_field(net)
-    return Checked(type(net).__name__, params, budget, parameters_per_layer(net), rows, warnings)
+    rows = plots.layer_table(net)
+    return Checked(type(net).__name__, params, budget, rows, receptive_field_warnings(rows))
 
 
 # --------------------------------------------------------------------------- the rule
@@ -228,8 +208,8 @@ def verdict(results: dict, budget: int = BUDGET, target: float = records.TARGET,
     epochs, every seed at least ``target`` in each of its last ``last`` epochs (a run of fewer
     epochs is judged on all of them)."""
     epochs = len(records.accuracies(results)[0])
-    judged = min(last, epochs)
-    s = records.summarize_runs(results, judged)
+    judged = records.judged_epochs(results, last)[0]
+    s = records.summarize_runs(results, last)
     lowest, lowest_epoch, seeds = s["last_min"], s["last_min_epoch"], s["seeds"]
     held, _, worst = records.held(results, target, last)
     at = lowest.index(worst)
@@ -257,12 +237,27 @@ def verdict(results: dict, budget: int = BUDGET, target: float = records.TARGET,
     return Verdict(not reasons, text, lowest, lowest_epoch, seeds)
 
 
+def what_seeds_show(results: dict, target: float = records.TARGET, seeds: int = 5) -> str:
+    """Beside the verdict: the mean of the seeds' lows, what a difference of that many seeds can
+    resolve, and the chance that ``seeds`` seeds would all hold ``target``, at the spread the
+    series measured over seeds of its own recipes (``noise.SERIES_SPREAD``; a normal model)."""
+    lows = records.summarize_runs(results)["last_min"]
+    mean, n, sd = float(np.mean(lows)), len(lows), noise.series_spread()
+    chance = noise.chance_all_hold(mean, sd, target, seeds)
+    return (f"Your {plural(n, 'seed')}: mean of the lows {mean:.2f} %. A seed of one recipe "
+            f"spreads by about {sd:.3f} points (the series' recipes, measured), so a difference "
+            f"of two designs of {plural(n, 'seed')} each is real only beyond about "
+            f"{noise.resolution(sd, n):.2f} points. If a seed's low is normal around your mean "
+            f"with that spread (a model, not a measurement), {seeds} of {seeds} seeds hold "
+            f"{target:.2f} % with a chance of about {100 * chance:.0f} %.")
+
+
 def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 # --------------------------------------------------------------------------- training
-def recipe_for(network, step: int = FINAL_STEP, **changes) -> utils.Recipe:
+def recipe_for(network, step: int = FINAL_STEP, **changes) -> Recipe:
     """Step ``step``'s recipe training ``network`` (a class) instead of its own network, with
     any other ``changes`` (``dataclasses.replace`` fields, e.g. ``epochs=12``)."""
     name = network.__name__
@@ -276,47 +271,32 @@ def default_seeds(device: torch.device) -> list[int]:
 
 
 def output_folder(name: str, eval_set: str, out: Path | None = None) -> Path:
-    """Where a judged run writes: ``runs/<class>/<validation|test>/`` (a temporary folder in
-    quick mode), never ``Data/``: a second design, or a test measurement, overwrites nothing."""
-    return records.output_dir(out) / name / eval_set
+    """Where a judged run writes: a new folder ``runs/<class>_<validation|test>_<time>/`` (a
+    temporary folder in quick mode; ``out/<class>/<eval_set>`` if ``out`` is given), never
+    ``Data/``: a second run, design or test measurement overwrites nothing."""
+    if out is not None:
+        return records.output_dir(out) / name / eval_set
+    return records.output_dir(label=f"{name}_{eval_set}")
 
 
-def estimate_seconds(recipe: utils.Recipe, data, seeds: int, batches: int = 10) -> float:
-    """The expected wall time of ``seeds`` full runs, from a few batches timed on this device
-    (after two to warm up) and one evaluation; the network's weights and the random state are
-    left alone."""
+def estimate_seconds(recipe: Recipe, data, seeds: int, batches: int = 10) -> float:
+    """The expected wall time of ``seeds`` full runs, from ``utils.train_one_epoch`` timed on a
+    few batches of this device (after two to warm up) and one evaluation; the network's weights
+    and the random state are left alone."""
     train_x, train_y, test_x, test_y = data
-    device = train_x.device
+    device, size = train_x.device, recipe.batch_size
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         net = recipe.model().to(device)
         optimizer, _ = recipe.optimizer_and_scheduler(net, len(train_x), recipe.epochs)
-        generator = torch.Generator().manual_seed(0)
-        size = recipe.batch_size
-
-        def timed(work, repeat):
-            work()
-            work()
-            _synchronize(device)
-            start = time.perf_counter()
-            for _ in range(repeat):
-                work()
-            _synchronize(device)
-            return (time.perf_counter() - start) / repeat
-
-        def train_batch():
-            xb, yb = train_x[:size], train_y[:size]
-            if recipe.augment is not None:
-                xb = utils.augment_batch(xb, recipe.augment, generator)
-            net.train()
-            loss = nn.functional.cross_entropy(net(xb), yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-
-        per_batch = timed(train_batch, batches)
+        batches = utils.Batches(train_x[:size * batches], train_y[:size * batches], size,
+                                torch.Generator().manual_seed(0), recipe.augment)
+        utils.train_one_epoch(net, utils.Batches(train_x[:2 * size], train_y[:2 * size], size),
+                              optimizer, progress=False)  # warm-up
+        per_batch = timed(lambda: utils.train_one_epoch(net, batches, optimizer, progress=False),
+                          device) / len(batches)
         sample = min(2048, len(test_x))
         per_eval_image = timed(lambda: utils.evaluate(net, test_x[:sample], test_y[:sample]),
-                               1) / sample
+                               device) / sample
     precise_bn = min(recipe.bn_stats_images, len(train_x))  # 0 without precise BN
     evaluated = len(test_x) + precise_bn
     epochs = min(recipe.epochs, utils.QUICK_EPOCHS) if utils.is_quick() else recipe.epochs
@@ -324,9 +304,15 @@ def estimate_seconds(recipe: utils.Recipe, data, seeds: int, batches: int = 10) 
     return per_epoch * epochs * seeds
 
 
-def _synchronize(device: torch.device) -> None:
+def timed(work, device: torch.device) -> float:
+    """Seconds ``work()`` takes, the GPU's queue emptied before and after."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    work()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
 
 
 @dataclass
@@ -338,15 +324,15 @@ class Judged:
     checked: Checked
     path: Path
     network: nn.Module
-    figures: dict  # curves, misclassified, confusion (records.save_step_plots)
+    figures: dict  # curves, misclassified, confusion (plots.save_step_plots)
 
 
-def expected_time(recipe: utils.Recipe, data, seeds) -> str:
+def expected_time(recipe: Recipe, data, seeds) -> str:
     """``estimate_seconds`` as the sentence the judge prints before it trains."""
     seeds = list(seeds)[:utils.QUICK_SEEDS if utils.is_quick() else None]
     minutes = estimate_seconds(recipe, data, len(seeds)) / 60
     text = (f"Expected wall time: about {minutes:.1f} min for {plural(len(seeds), 'seed')} on "
-            f"{utils.device_name(data[0].device)}, one after another (timed on the first "
+            f"{devices.device_name(data[0].device)}, one after another (timed on the first "
             "batches).")
     if data[0].device.type == "cpu" and not utils.is_quick():
         text += " A GPU takes a fraction of it (in Colab: Runtime > Change runtime type)."
@@ -366,26 +352,27 @@ def judge(network, seeds=None, *, budget: int = BUDGET, step: int = FINAL_STEP, 
     checked = check(recipe.model, budget)
     if test_set:
         log(WHY_NOT_THE_TEST_SET)
-    device = utils.get_device(device) if not isinstance(device, torch.device) else device
+    device = devices.get_device(device) if not isinstance(device, torch.device) else device
     seeds = list(seeds or default_seeds(device))[:utils.QUICK_SEEDS if utils.is_quick() else None]
     data = data or utils.load_mnist(device, validation=not test_set)
-    if preamble:
-        log(str(checked))
-        log(expected_time(recipe, data, seeds))
     eval_set = "test" if test_set else "validation"
-    folder = output_folder(checked.name, eval_set, out)
     try:
-        results, net, _ = many_seeds.run_recipe(
+        if preamble:
+            log(str(checked))
+            log(expected_time(recipe, data, seeds))
+        folder = output_folder(checked.name, eval_set, out)
+        results, net, _ = runner.run_recipe(
             recipe, seeds, out=folder, data=data, validation=not test_set,
             how="one-after-another", progress=progress, log=log)
     except utils.TrainingDiverged as error:
         raise DesignError(f"{checked.name} diverged, so no results file was written: "
                           f"{error}") from None
-    figures = records.save_step_plots(results, net, data[2], data[3], folder)
+    figures = plots.save_step_plots(results, net, data[2], data[3], folder)
     minutes = sum(run["wall_s"] for run in results["runs"]) / 60
     log(f"Trained in {minutes:.1f} min ({plural(len(seeds), 'seed')}).")
     judged = verdict(results, budget)
     log(judged.text)
+    log(what_seeds_show(results))
     if against := records.against_the_record(results):
         log(against)
     return Judged(results, judged, checked, records.results_path(recipe.step, folder), net,
@@ -400,4 +387,4 @@ def plot_beside_steps(judged: Judged, path: Path | None = None):
     label = f"{results['model_class']} ({measured})"
     point = (results["params"], min(v.lowest), label, records.held(results)[:2])
     path = path or judged.path.parent.parent / "plots" / "overview.png"
-    return records.plot_overview(path, yours=[point])
+    return plots.plot_overview(path, yours=[point])

@@ -2,7 +2,7 @@
 
 Every conv and pool layer carries a comment ``out CxHxW, RF r``: its output shape and its
 receptive field on the 28x28 input. ``tests/test_model.py`` checks each comment against
-``utils.receptive_field_table``, so the comments cannot drift from the code.
+``plots.receptive_field_rows``, so the comments cannot drift from the code.
 RF rule: RF_out = RF_in + (kernel - 1) * jump_in, and a stride-2 pool doubles the jump.
 """
 import torch.nn as nn

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import statistics
 
+import records
+
 POINTS_PER_IMAGE = 100 / 10_000  # one image of a 10,000-image set, in accuracy points
 RESOLVING_ERRORS = 2  # a difference is beyond the noise past this many standard errors
 
@@ -56,3 +58,23 @@ def chance_all_hold(mean: float, sd: float, target: float, seeds: int = 5) -> fl
     this ``mean`` and spread ``sd`` and the seeds are independent: a model, not a measurement."""
     one = 0.5 * math.erfc((target - mean) / (sd * math.sqrt(2)))
     return one ** seeds
+
+
+def recipe_spreads(steps=(5, 6, 7)) -> list[tuple[int, str, int, float]]:
+    """``(step, record, n, sd)``: the spread over seeds of each validation record of the steps'
+    own recipes (``records.VALIDATION_RECORDS``), one row per record with 2 or more seeds."""
+    rows = []
+    for step in steps:
+        for name in records.VALIDATION_RECORDS.get(step, ()):
+            for results in records.validation_records_of(step, name):
+                lows = records.summarize_runs(results)["last_min"]
+                if len(lows) > 1:
+                    rows.append((step, name, len(lows), spread(lows)))
+    return rows
+
+
+def series_spread(steps=(5, 6, 7)) -> float:
+    """The spread of one seed's result, pooled over ``recipe_spreads``: the series' measured
+    noise, what a student's seeds are read against."""
+    rows = recipe_spreads(steps)
+    return math.sqrt(sum((n - 1) * sd ** 2 for *_, n, sd in rows) / sum(n - 1 for *_, n, _ in rows))

@@ -1,7 +1,7 @@
 """Results files: where a run writes, the schema of a results JSON and its atomic write and
-checked read, per-seed summaries, the exercise's rule (``holds``, ``held``), what a run prints
-beside its record, the overview figure, and a fingerprint of a recipe that says whether a
-recorded run can be repeated. What only the pages say is in ``tools/pages.py``.
+checked read, per-seed summaries, the exercise's rule (``judged_epochs``, ``holds``, ``held``)
+and what a run prints beside its record. Figures are ``plots.py``'s, fingerprints
+``fingerprints.py``'s; what only the pages say is in ``tools/pages.py``.
 
 A results file holds one recipe's runs, one per seed, each with its per-epoch history:
 ``train_loss``, ``train_acc``, ``lr``, and the measured set's loss and accuracy under its own
@@ -9,17 +9,14 @@ name, ``test_loss`` / ``test_acc`` or, on the validation split, ``val_loss`` / `
 """
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 import json
-import math
 import os
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
 import utils
 from utils import QUICK_ENV, REPO_ROOT, is_quick
@@ -33,7 +30,7 @@ RECORDED = REPO_ROOT / "Data"  # the reference the README and the notebooks cite
 RUNS = REPO_ROOT / "runs"  # a user's own runs (git ignores it)
 RECORD_ENV = "MNIST_RECORD"
 TARGET, LAST = 99.40, 4  # the exercise: this accuracy in each of the last 4 epochs, every seed
-ROOM_TARGET = 99.45  # step 5's own aim: the target with room above it (docs/step5_room.md)
+BUDGETS = {"final": 8_000, "frontier": 4_000}  # fewer parameters than this, by role
 
 
 def recording() -> bool:
@@ -41,9 +38,10 @@ def recording() -> bool:
     return os.environ.get(RECORD_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
-def output_dir(out=None, record: bool = False) -> Path:
-    """Where a run writes: ``out``; else, in a full run, ``runs/`` (your own runs, never
-    committed) or, with ``record``, ``Data/``; in quick mode a fresh temporary folder.
+def output_dir(out=None, record: bool = False, label: str = "run") -> Path:
+    """Where a run writes: ``out``; else, in a full run, a new folder of its own under ``runs/``
+    (``run_folder``: your runs, never committed, never replacing each other) or, with
+    ``record``, ``Data/``; in quick mode a fresh temporary folder.
 
     Re-recording the reference is an explicit act (``train.py --record``,
     ``tools/run_notebook.py``, the design searches): any other run is refused inside
@@ -53,7 +51,7 @@ def output_dir(out=None, record: bool = False) -> Path:
                                    "re-record the reference in full mode.")
     if out is None:
         out = tempfile.mkdtemp(prefix="mnist_quick_") if is_quick() else (
-            RECORDED if record else RUNS)
+            RECORDED if record else run_folder(label))
     out = Path(out).expanduser().resolve()
     protected = (RECORDED, REPO_ROOT / "notebooks") if is_quick() else () if record else (
         RECORDED,)
@@ -72,6 +70,26 @@ def output_dir(out=None, record: bool = False) -> Path:
         raise ProtectedOutputError(f"cannot write into {out} ({error.strerror or error}): "
                                    "give another --out folder") from None
     return out
+
+
+def run_folder(label: str) -> Path:
+    """A new folder under ``runs/`` named for what runs and when (``step5_seeds1-2_20261208-
+    101500``; ``-2``, ``-3`` ... if two runs start in the same second): made here, so a second
+    run can never take it."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    for count in range(1, 1000):
+        folder = RUNS / f"{label}_{stamp}{'' if count == 1 else f'-{count}'}"
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            continue
+    raise ProtectedOutputError(f"{RUNS} already holds 999 runs named {label}_{stamp}")
+
+
+def run_label(step: int | str, seeds) -> str:
+    """``step5_seeds1-2-3``: what a run folder is named for."""
+    return f"step{step}_seeds{'-'.join(map(str, seeds))}" if seeds else f"step{step}"
 
 
 def results_path(step: int, out: Path) -> Path:
@@ -142,34 +160,10 @@ def accuracies(results: dict) -> list[list[float]]:
     return [run[key] for run in results["runs"]]
 
 
-def with_more_seeds(recorded: dict, new: dict, path: Path) -> dict:
-    """The record at ``path`` with ``new``'s runs added: a record grows by seeds (5 validation
-    seeds, then 10) only if the new runs trained the same recipe the same way on other seeds.
-    A record older than ``seeds_ran`` packed ``seeds_at_once`` seeds per run: it grows only by
-    runs packed that many at a time, and keeps saying so."""
-    if "seeds_ran" not in recorded and "seeds_at_once" in recorded:
-        if new.get("seeds_ran") != "packed" or len(new["runs"]) != recorded["seeds_at_once"]:
-            raise ValueError(f"{path} packed {recorded['seeds_at_once']} seed(s) per run: add "
-                             f"seeds {recorded['seeds_at_once']} at a time with --how packed")
-        new = {key: value for key, value in new.items() if key != "seeds_ran"}
-        new["seeds_at_once"] = recorded["seeds_at_once"]
-    # The same recipe trained the same way, where its seeds repeat: the same device, torch
-    # version and floating-point kernels (kernels_fingerprint).
-    same = ("recipe_fingerprint", "eval_set", "mode", "epochs", "train_size", "test_size",
-            "seeds_ran", "seeds_at_once", "device", "torch_version", "kernels")
-    differs = [key for key in same if recorded.get(key) != new.get(key)]
-    if differs:
-        raise ValueError(f"{path} holds runs that differ from these in {', '.join(differs)}: "
-                         "its seeds cannot be joined with these; record them elsewhere")
-    both = sorted({r["seed"] for r in recorded["runs"]} & {r["seed"] for r in new["runs"]})
-    if both:
-        raise ValueError(f"{path} already holds seeds {both}: give only new seeds to add them")
-    return dict(new, runs=sorted(recorded["runs"] + new["runs"], key=lambda run: run["seed"]))
-
-
-def summarize_runs(results: dict, last: int = 4) -> dict:
-    """Per-seed best and worst-of-last-``last`` accuracy on the measured set, and their
-    spread over seeds."""
+def summarize_runs(results: dict, last: int = LAST) -> dict:
+    """Per-seed best and lowest accuracy of the judged epochs (``judged_epochs``) on the measured
+    set, and their spread over seeds."""
+    last = judged_epochs(results, last)[0]
     best = [max(acc) for acc in accuracies(results)]
     last_min = [min(acc[-last:]) for acc in accuracies(results)]
     # the epoch (from 1) of each seed's lowest of the last epochs; its first, on a tie
@@ -185,12 +179,13 @@ def summarize_runs(results: dict, last: int = 4) -> dict:
 
 
 def judged_epochs(results: dict, last: int = LAST) -> tuple[int, str]:
-    """How many epochs the rule judges, and their name: the last 4, or all of a shorter run."""
+    """The rule's epochs, in one place: how many it judges, and their name: the last 4, or all
+    of a shorter run."""
     epochs = len(accuracies(results)[0])
     return min(last, epochs), f"last {last}" if epochs > last else f"all {epochs}"
 
 
-def format_results(results: dict, last: int = 4) -> str:
+def format_results(results: dict, last: int = LAST) -> str:
     """The Results table of a notebook: one row per seed, then mean +- std over seeds."""
     last, name = judged_epochs(results, last)
     s = summarize_runs(results, last)
@@ -219,7 +214,7 @@ def series_time() -> str:
     return f"the recorded full runs took {minutes:.0f} min in all on {', '.join(devices)}"
 
 
-def compare_with_recorded(results: dict, last: int = 4, target: float = 99.40) -> str:
+def compare_with_recorded(results: dict, last: int = LAST, target: float = TARGET) -> str:
     """Your run beside the recorded reference of the same step and set, when there is one:
     parameters, best accuracy, lowest of the last ``last`` epochs, seeds holding ``target``;
     then where your seeds fall against the recorded ones (``against_the_record``)."""
@@ -231,7 +226,7 @@ def compare_with_recorded(results: dict, last: int = 4, target: float = 99.40) -
     rows = [f"{'':<9}{'params':>10}{'seeds':>6}{'best %':>8}{f'lowest of {name} %':>24}"
             f"{f'held {target:.2f}':>12}"]
     for label, run in (("your run", results), ("recorded", reference)):
-        s = summarize_runs(run, judged_epochs(run, last)[0])
+        s = summarize_runs(run, last)
         met, seeds = held(run, target, last)[:2]
         lowest = f"{s['last_min_mean']:.2f} (worst {s['worst_last_min']:.2f})"
         rows.append(f"{label:<9}{run['params']:>10,}{seeds:>6}{s['best_mean']:>8.2f}"
@@ -252,7 +247,13 @@ VALIDATION_RECORDS = {5: ("s5_wider_transition", "n5_step5_net", "b0_full_recipe
 def validation_records(step: int) -> list[dict]:
     """The recorded validation runs of step ``step``'s recipe, one file per machine (each in
     its candidate's folder, under the step the candidate was defined for)."""
-    return [read_results(path) for name in VALIDATION_RECORDS.get(step, ())
+    return [results for name in VALIDATION_RECORDS.get(step, ())
+            for results in validation_records_of(step, name)]
+
+
+def validation_records_of(step: int, name: str) -> list[dict]:
+    """The records of one of ``VALIDATION_RECORDS[step]``, in its candidate's folder."""
+    return [read_results(path)
             for path in sorted((RECORDED / "tuning" / name / "results").glob("step*.json"))]
 
 
@@ -287,7 +288,7 @@ def machine_difference(step: int, last: int = LAST) -> str:
 def against_the_record(results: dict, last: int = LAST) -> str:
     """One line in plain words: where each seed's lowest accuracy of the last ``last`` epochs
     falls against the range the recorded seeds of the same step and set spread over. A seed
-    repeats its digits only on the record's kernels (``kernels_fingerprint``) and torch
+    repeats its digits only on the record's kernels (``fingerprints.kernels_fingerprint``) and torch
     version; elsewhere, inside or near the range is what an honest run shows."""
     reference = reference_record(results["step"], results["eval_set"])
     if reference is None:
@@ -302,9 +303,9 @@ def against_the_record(results: dict, last: int = LAST) -> str:
     where = places[0] if len(places) == 1 else ", ".join(counts)
     spread = (f"the range the {len(theirs['seeds'])} recorded seeds spread over, "
               f"{low:.2f}-{high:.2f} %" if low < high else f"the recorded seed's {low:.2f} %")
-    epochs = results["epochs"]
-    measured = (f"the last {last}" if epochs > last else
-                "its one epoch" if epochs == 1 else f"all {epochs} epochs")
+    name = judged_epochs(results, last)[1]
+    measured = ("its one epoch" if results["epochs"] == 1 else
+                f"the {name}" if name.startswith("last") else f"{name} epochs")
     line = (f"Your lowest of {measured} ({yours} %, seed"
             f"{'s' if len(places) > 1 else ''} {', '.join(map(str, ours['seeds']))}): {where} "
             f"{spread} on the {reference['eval_set']} set.")
@@ -329,119 +330,6 @@ def against_the_record(results: dict, last: int = LAST) -> str:
                    + (f" {difference}" if difference else ""))
 
 
-def save_step_plots(results: dict, model, test_x, test_y, out: Path) -> dict:
-    """The per-step figures: curves for every seed, and the last model's errors."""
-    step = results["step"]
-    _, _, preds = utils.evaluate(model, test_x, test_y, return_predictions=True)
-    return {
-        "curves": utils.plot_history(results, plot_path(step, "curves", out)),
-        "misclassified": utils.plot_misclassified(test_x, test_y, preds,
-                                            plot_path(step, "misclassified", out)),
-        "confusion": utils.plot_confusion(test_y, preds, plot_path(step, "confusion", out)),
-    }
-
-
-def recipe_traits(recipe, seed: int = 1, train_size: int = 60_000) -> dict:
-    """What makes a recipe's run repeat, trait by trait: the network (its initial weights for
-    ``seed`` and its layers), the optimizer's settings, the learning rate at every step, and
-    the recipe's other fields. Two recipes with the same traits train the same run.
-
-    The weights are drawn in float64 and hashed in float32: a float32 draw differs in its last
-    bit between kernel sets (``ATEN_CPU_CAPABILITY=default`` against AVX2); a float64 one
-    rounds to the same float32 unless a weight lies within a float64 bit of a float32 rounding
-    point (about one network in 30,000)."""
-    dtype = torch.get_default_dtype()
-    with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
-        torch.manual_seed(seed)
-        torch.set_default_dtype(torch.float64)
-        try:
-            net = recipe.model()
-        finally:
-            torch.set_default_dtype(dtype)
-    weights = hashlib.sha256()
-    for name, tensor in net.state_dict().items():
-        tensor = tensor.detach().cpu().float() if tensor.is_floating_point() else tensor.cpu()
-        weights.update(name.encode() + tensor.contiguous().numpy().tobytes())
-    weights.update(repr([m for m in net.modules() if not list(m.children())]).encode())
-    optimizer = recipe.optimizer(net.parameters())
-    steps = math.ceil(train_size / recipe.batch_size)
-    lrs = []
-    if recipe.scheduler:
-        scheduler = recipe.scheduler(optimizer, steps, recipe.epochs)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # stepping the scheduler without training
-            for _ in range(steps * recipe.epochs if recipe.scheduler_per_batch else recipe.epochs):
-                lrs.append(round(optimizer.param_groups[0]["lr"], 12))
-                scheduler.step()
-    return {"model": weights.hexdigest()[:16],
-            "optimizer": f"{type(optimizer).__name__} {sorted(optimizer.defaults.items())}",
-            "scheduler": hashlib.sha256(repr(lrs).encode()).hexdigest()[:16],
-            "augment": repr(recipe.augment),
-            **{name: getattr(recipe, name) for name in (
-                "step", "epochs", "batch_size", "scheduler_per_batch", "clean_last_epochs",
-                "label_smoothing", "bn_stats_images", "average_decay")},
-            # fields added later count only when set, so older records keep their fingerprints
-            **{name: getattr(recipe, name) for name in ("ramp_down_epochs", "average_last_epochs")
-               if getattr(recipe, name)}}
-
-
-def processor(device) -> str:
-    """The processor that runs the kernels: the GPU's name, or the CPU's model name and the
-    vector instructions torch dispatches to on it (``AVX2``, ``AVX512``, ...)."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    model = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                      if line.startswith("model name")), "")
-    return f"{model or 'cpu'} ({torch.backends.cpu.get_cpu_capability()})"
-
-
-def kernels_fingerprint(device) -> str:
-    """A short hash of the processor (``processor``), this process's threads, and two
-    training steps on a fixed batch, augmented as step 5 augments, of step 4's network and of
-    step 7's depthwise-separable one, on ``device``. A seed repeats its recorded digits only
-    where the same torch version sums floating point in the same order. Under another hash,
-    expect another run; the same hash is evidence that a seed repeats, not proof: two CPUs
-    whose hash was the same before it named the processor (``7b8dd689f02f891f``) trained step
-    5's seed 1 differently from its first epoch (docs/step5_ablation.md)."""
-    import model
-
-    device = torch.device(device)
-    weights = hashlib.sha256(f"{processor(device)}, {torch.get_num_threads()} threads".encode())
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(0)
-        generator = torch.Generator().manual_seed(0)
-        x = torch.randn(64, 1, 28, 28)
-        x = utils.augment_batch(x, utils.Augment(degrees=10, translate=0.1, scale=(0.9, 1.1)),
-                                generator).to(device)
-        y = torch.randint(0, 10, (64,)).to(device)
-        for build in (model.Step4Net, model.Step7Net):
-            net = build().to(device)
-            optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True)
-            for _ in range(2):
-                loss = torch.nn.functional.cross_entropy(net(x), y)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            for tensor in net.state_dict().values():
-                weights.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return weights.hexdigest()[:16]
-
-
-def recipe_fingerprint(recipe) -> str:
-    """A short hash of ``recipe_traits``: recorded in every results file, so a test can tell
-    when the code no longer trains what a record measured."""
-    traits = json.dumps(recipe_traits(recipe), sort_keys=True, default=str)
-    return hashlib.sha256(traits.encode()).hexdigest()[:16]
-
-
-# --------------------------------------------------------------------------- what the pages say
-BUDGETS = {"final": 8_000, "frontier": 4_000}
-
-
 def holds(lowest: float, target: float = TARGET) -> bool:
     """The exercise's rule for one seed: its lowest accuracy of the judged epochs is at least
     ``target`` (a seed exactly on the line holds; 1e-9 absorbs a float sum's last bit)."""
@@ -451,21 +339,8 @@ def holds(lowest: float, target: float = TARGET) -> bool:
 def held(results: dict, target: float = TARGET, last: int = LAST) -> tuple[int, int, float]:
     """Seeds holding ``target`` in each of the last ``last`` epochs (all of them in a shorter
     run), seeds, the worst seed: the one rule the pages and the judge apply."""
-    s = summarize_runs(results, min(last, len(accuracies(results)[0])))
+    s = summarize_runs(results, last)
     return sum(holds(low, target) for low in s["last_min"]), len(s["seeds"]), s["worst_last_min"]
-
-
-def verdict(results: dict, target: float = TARGET) -> str:
-    """``**3 of 5 seeds** hold 99.40 % ...; worst seed 99.27 % (seed 2), missed by 0.13 points``."""
-    met, seeds, worst = held(results, target)
-    s = summarize_runs(results, LAST)
-    worst_seed = s["seeds"][s["last_min"].index(worst)]
-    text = (f"**{met} of {seeds} seed{'s' if seeds > 1 else ''}** hold{'s' if seeds == 1 else ''}"
-            f" {target:.2f} % in each of the last {LAST} epochs; worst seed {worst:.2f} %"
-            f"{f' (seed {worst_seed})' if seeds > 1 else ''}")
-    if met < seeds:
-        text += f", **missed by {target - worst:.2f} points**"
-    return text
 
 
 def same_runs(a: dict, b: dict) -> bool:
@@ -491,49 +366,3 @@ def advise_runtime(device, step: int, record_folder: Path = RECORDED) -> None:
                 f"seed{'s' if len(minutes) > 1 else ''}).")
     print("This Colab runtime has no GPU." + cost + " For a GPU: Runtime > Change runtime "
           "type > T4 GPU, then run the notebook again from the top.")
-
-
-def plot_overview(path: Path = RECORDED / "plots" / "overview.png", yours=()):
-    """Results at a glance: parameters against the worst seed's lowest accuracy of the last
-    epochs, for every step and every candidate with a test record, beside the target and the
-    two budgets. ``yours``: more points ``(params, worst, label, (seeds held, seeds))``, a
-    student's network (``judge.plot_beside_steps``), drawn as stars."""
-    plt = utils.pyplot()
-    step_files = sorted((RECORDED / "results").glob("step*.json"))
-    steps = [read_results(f) for f in step_files]
-    def label(r):  # a step shorter than the rule's last epochs says which it judged
-        judged, name = judged_epochs(r)
-        return f"step {r['step']}" + (f" ({name} epochs)" if judged < LAST else "")
-
-    points = [(r["params"], held(r)[2], label(r), held(r)) for r in steps]
-    for file in sorted((RECORDED / "results" / "candidates").glob("*/results/*.json")):
-        r = read_results(file)
-        if not any(same_runs(r, step) for step in steps):  # one that became a step is the step
-            points.append((r["params"], held(r)[2], file.parent.parent.name.split("_")[0],
-                           held(r)))
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    placed = []
-    for params, worst, label, (met, seeds, _) in sorted(points):
-        ax.scatter(params, worst, s=40, zorder=3,
-                   color="tab:green" if met == seeds else "tab:red")
-        crowd = sum(abs(math.log(params / p)) < 0.5 and abs(worst - w) < 0.15 for p, w in placed)
-        placed.append((params, worst))
-        ax.annotate(f"{label}: {met}/{seeds} seeds", (params, worst), fontsize=8,
-                    textcoords="offset points", xytext=[(7, 2), (7, -10), (7, 12)][crowd % 3])
-    for params, worst, label, (met, seeds) in yours:
-        ax.scatter(params, worst, s=160, marker="*", zorder=4, edgecolor="k",
-                   color="tab:green" if met == seeds else "tab:orange")
-        ax.annotate(f"{label}: {met}/{seeds} seeds", (params, worst), fontsize=9,
-                    weight="bold", textcoords="offset points", xytext=(8, -14))
-    low = min([98.0] + [worst - 0.1 for _, worst, *_ in yours])
-    small = min([2_500] + [params / 1.5 for params, *_ in yours])
-    ax.axhline(TARGET, color="k", ls=":", lw=1, label=f"{TARGET:.2f} % in each of the last {LAST}")
-    for role, budget in BUDGETS.items():
-        ax.axvline(budget, color="gray", ls="--", lw=1)
-        ax.annotate(f"{budget:,} ({role})", (budget, low), fontsize=8,
-                    rotation=90, va="bottom", ha="right")
-    ax.set(xscale="log", xlabel="parameters (log scale)", ylim=(low, 99.6), xlim=(small, 2e7),
-           ylabel=f"worst seed: lowest of last {LAST} epochs (%)",
-           title="Every step and tested candidate: size against the worst seed")
-    ax.legend(fontsize=8, loc="lower right")
-    return utils.save_figure(fig, path)

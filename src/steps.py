@@ -1,13 +1,124 @@
-"""The recipe of every step in one place: model, optimizer, scheduler, augmentation, epochs,
-seeds. Each notebook and ``python src/train.py --step N`` read the same ``RECIPES[N]``."""
+"""What each step trains, in one place: the ``Recipe`` (network, optimizer, schedule,
+augmentation, epochs, what is measured, seeds) and ``RECIPES``, one per step. Each notebook and
+``python src/train.py --step N`` read the same ``RECIPES[N]``; ``utils.fit`` trains one."""
+from __future__ import annotations
+
 import dataclasses
 import functools
+import math
+from dataclasses import dataclass
+from typing import Callable
 
+import torch
+import torch.nn as nn
 from torch.optim import SGD
 from torch.optim.lr_scheduler import OneCycleLR, StepLR
+from torch.optim.swa_utils import AveragedModel
 
 import model
-from utils import Augment, Recipe
+from utils import Augment
+
+
+@dataclass
+class Recipe:
+    """Everything that defines how one step is trained."""
+
+    step: int
+    title: str
+    role: str  # baseline | step | final | frontier
+    model: Callable[[], nn.Module]
+    epochs: int
+    batch_size: int
+    optimizer: Callable  # params -> torch.optim.Optimizer
+    scheduler: Callable | None = None  # (optimizer, steps_per_epoch, epochs) -> LR scheduler
+    scheduler_per_batch: bool = False  # OneCycleLR: True; StepLR: False
+    augment: Augment | None = None
+    clean_last_epochs: int = 0  # the last N epochs train on un-augmented images
+    ramp_down_epochs: int = 0  # no step uses this: the N epochs before those augment less
+    label_smoothing: float = 0.0  # no step uses this (a search's candidates do)
+    bn_stats_images: int = 0  # > 0: recompute BatchNorm statistics after each epoch (precise BN)
+    average_last_epochs: int = 0  # > 0: measure an equal average of the weights over them
+    seeds: tuple[int, ...] = (1,)
+
+    def model_class(self) -> str:
+        """The network's name in results files: its class, or its builder and arguments."""
+        return describe(self.model)
+
+    def augment_in(self, epoch: int, epochs: int) -> Augment | None:
+        """The augmentation of ``epoch`` of ``epochs``: none in the last ``clean_last_epochs``;
+        in the ``ramp_down_epochs`` before them, weaker each epoch (3 of them: 3/4, 2/4, 1/4
+        of the rotation, shift, scale change and elastic strength)."""
+        to_clean = epochs - self.clean_last_epochs + 1 - epoch  # epochs until the clean ones
+        if self.augment is None or to_clean <= 0:
+            return None
+        if to_clean > self.ramp_down_epochs:
+            return self.augment
+        f, (low, high) = to_clean / (self.ramp_down_epochs + 1), self.augment.scale
+        return dataclasses.replace(self.augment, degrees=self.augment.degrees * f,
+                                   translate=self.augment.translate * f,
+                                   scale=(1 - (1 - low) * f, 1 + (high - 1) * f),
+                                   elastic=self.augment.elastic * f)
+
+    def weight_average(self, net: nn.Module) -> AveragedModel | None:
+        """What is measured in the averaged epochs: torch's equal average of the weights and
+        BatchNorm statistics (stochastic weight averaging, step 7), or None."""
+        return AveragedModel(net, use_buffers=True) if self.average_last_epochs else None
+
+    def averages_in(self, epoch: int, epochs: int) -> bool:
+        """Whether ``epoch`` of ``epochs`` updates the average, and so is measured on it."""
+        return epoch > epochs - self.average_last_epochs
+
+    def optimizer_and_scheduler(self, net: nn.Module, train_size: int, epochs: int):
+        optimizer = self.optimizer(net.parameters())
+        steps_per_epoch = math.ceil(train_size / self.batch_size)
+        scheduler = self.scheduler(optimizer, steps_per_epoch, epochs) if self.scheduler else None
+        return optimizer, scheduler
+
+    def learning_rates(self, train_size: int = 60_000) -> list[float]:
+        """The learning rate of every batch, as the optimizer and its schedule set it (the
+        caller's random state left as it was)."""
+        with torch.random.fork_rng(devices=[]):
+            optimizer, scheduler = self.optimizer_and_scheduler(nn.Linear(1, 1), train_size,
+                                                                self.epochs)
+        rates = []
+        for _ in range(self.epochs):
+            for _ in range(math.ceil(train_size / self.batch_size)):
+                rates.append(optimizer.param_groups[0]["lr"])
+                optimizer.step()  # no gradients: moves nothing, keeps the schedule in order
+                if scheduler and self.scheduler_per_batch:
+                    scheduler.step()
+            if scheduler and not self.scheduler_per_batch:
+                scheduler.step()
+        return rates
+
+    def rate_set_by_schedule(self) -> str:
+        """Where the schedule, not the optimizer's ``lr``, sets the rate from the first batch
+        (OneCycle): what it does, in a few words; else empty."""
+        rates = self.learning_rates()
+        if self.scheduler is None or rates[0] == self.optimizer.keywords.get("lr"):
+            return ""
+        return (f" (its lr unused: the schedule sets every batch's rate, {rates[0]:.2g} at the "
+                f"start, {max(rates):.2g} at the peak, {rates[-1]:.2g} at the end)")
+
+
+def recipe_changes(before: Recipe, after: Recipe) -> str:
+    """What ``after`` changes against ``before``, field by field: what a step teaches."""
+    lines = [f"{field.name}: {describe(getattr(before, field.name))} -> "
+             f"{describe(getattr(after, field.name))}"
+             + (after.rate_set_by_schedule() if field.name == "optimizer" else "")
+             for field in dataclasses.fields(Recipe) if field.name not in ("step", "title")
+             and describe(getattr(before, field.name)) != describe(getattr(after, field.name))]
+    return "\n".join(lines) or "nothing: the same recipe"
+
+
+def describe(build) -> str:
+    """A recipe field as results files and the pages print it: a class or function by name, a
+    partial with its arguments."""
+    if isinstance(build, functools.partial):
+        args = [describe(a) for a in build.args]
+        args += [f"{k}={describe(v)}" for k, v in build.keywords.items()]
+        return f"{describe(build.func)}({', '.join(args)})"
+    return getattr(build, "__name__", repr(build)) if callable(build) else repr(build)
 
 
 def sgd(lr, momentum=0.9, **kwargs):

@@ -1,6 +1,6 @@
 """Train any step of the series without a notebook, exactly as its notebook does.
 
-    python src/train.py --step 5                 # the step's own seeds, results into runs/
+    python src/train.py --step 5                 # the step's own seeds, into a new runs/ folder
     python src/train.py --step 5 --record        # re-record the reference in Data/
     python src/train.py --step all               # the whole series, step by step
     python src/train.py --step 5 --seeds 1,2,3   # chosen seeds
@@ -10,8 +10,9 @@
     python src/train.py --model my_net.py:MyNet  # your network, checked and judged (judge.py)
     python src/train.py --model my_net.py:MyNet --seeds 1,2,3 --budget 4000 --step 7
 
-Writes ``<out>/results/step<N>.json`` and the step's plots under ``<out>/plots/``; a judged
-network writes under ``runs/<class>/validation/`` (``--test``: ``runs/<class>/test/``) and
+Each run writes into a new folder of its own, ``runs/step<N>_seeds<...>_<time>/`` (or ``--out``):
+``results/step<N>.json`` and the step's plots under ``plots/``, and prints where. A judged
+network writes into ``runs/<class>_validation_<time>/`` (``--test``: ``..._test_<time>/``) and
 exits 0 when it passes the rule, 1 when it fails it, 2 when a check refuses it.
 """
 import argparse
@@ -20,8 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import devices  # noqa: E402
 import judge  # noqa: E402
+import mnist_files  # noqa: E402
+import plots  # noqa: E402
 import records  # noqa: E402
+import runner  # noqa: E402
 import seeds as many_seeds  # noqa: E402
 import utils  # noqa: E402
 from steps import RECIPES  # noqa: E402
@@ -30,10 +35,11 @@ from steps import RECIPES  # noqa: E402
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=f"Environment: {utils.DATA_ENV} (data root, default mnist_data/ in the repo), "
+        epilog=f"Environment: {mnist_files.DATA_ENV} (data root, default mnist_data/ in the repo), "
                f"{utils.QUICK_ENV}=1 (quick mode: {utils.QUICK_TRAIN_SIZE} training images, "
                f"{utils.QUICK_EPOCHS} epoch, output to a temporary folder), "
-               f"{utils.DEVICE_ENV} (cpu, cuda, mps; default: the fastest available).")
+               f"{devices.DEVICE_ENV} (cpu, cuda, mps; default: the fastest available), "
+               f"{devices.HOW_ENV} (how seeds train; default {devices.HOW[0]}).")
     parser.add_argument("--step", choices=[str(s) for s in RECIPES] + ["all"],
                         help="which step's recipe to train, or all of them in order "
                              f"({records.series_time()}); with --model, the recipe to train "
@@ -49,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(choose designs on the validation split)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--seed", type=int, help="train a single seed")
-    group.add_argument("--seeds", type=utils.seed_list,
+    group.add_argument("--seeds", type=many_seeds.seed_list,
                        help="comma-separated seeds, e.g. 1,2,3 (default: the step's seeds)")
     parser.add_argument("--epochs", type=int,
                         help="override the step's number of epochs (default: the recipe's)")
@@ -63,12 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--validation", action="store_true",
                         help=f"hold out the last {utils.VALIDATION_SIZE:,} training images and "
                              "measure on them instead of the test set (for design searches)")
-    parser.add_argument("--how", choices=many_seeds.HOW,
-                        help="how the seeds train: one-after-another, packed as one network "
-                             "(seeds.Copies), or side-by-side in worker processes (CPU); "
-                             "default: packed on a GPU, one after another elsewhere, which "
-                             "repeats the records' digits (side-by-side is faster on a CPU, "
-                             "with other digits: benchmarks/seeds_at_once.py)")
+    parser.add_argument("--how", choices=devices.HOW,
+                        help="how the seeds train: one-after-another through utils.fit (the "
+                             "default on every device: the loop the notebooks print), packed as "
+                             "one network (seeds.Copies: a GPU speed option, its gain "
+                             "unmeasured), or side-by-side in worker processes (CPU: faster, "
+                             "with other digits; benchmarks/seeds_at_once.py)")
     parser.add_argument("--workers", type=int, default=2,
                         help="with --how side-by-side: seeds trained at a time (default 2)")
     parser.add_argument("--no-progress", action="store_true",
@@ -88,12 +94,14 @@ def main(argv=None) -> int:
         parser.error("--test and --budget judge your own network: use them with --model")
     steps = list(RECIPES) if args.step == "all" else [int(args.step)]
     try:
-        many_seeds.check_run_arguments(args.epochs, args.how or many_seeds.HOW[0], args.workers)
-        utils.get_device(args.device)
-        out = records.output_dir(args.out, args.record)
+        many_seeds.check_run_arguments(args.epochs, args.how or devices.default_how(),
+                                       args.workers)
+        devices.get_device(args.device)
+        if args.out is not None or args.record:
+            records.output_dir(args.out, args.record)  # refused now, not after the training
         for step in steps:
-            train_step(RECIPES[step], seeds, args, out)
-    except (utils.MnistDataError, utils.TrainingDiverged, records.ProtectedOutputError,
+            train_step(RECIPES[step], seeds, args)
+    except (mnist_files.MnistDataError, utils.TrainingDiverged, records.ProtectedOutputError,
             ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -115,7 +123,7 @@ def judge_model(args, seeds) -> int:
         judged = judge.judge(network, seeds, budget=args.budget, step=step, test_set=args.test,
                              out=args.out, device=args.device, progress=not args.no_progress)
         judge.plot_beside_steps(judged)
-    except (judge.DesignError, utils.MnistDataError, records.ProtectedOutputError,
+    except (judge.DesignError, mnist_files.MnistDataError, records.ProtectedOutputError,
             ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -123,15 +131,18 @@ def judge_model(args, seeds) -> int:
     return 0 if judged.verdict.passed else 1
 
 
-def train_step(recipe, seeds, args, out):
-    """Train one step's recipe, then save its plots and print where the results went."""
-    results, model, (train_x, train_y, test_x, test_y) = many_seeds.run_recipe(
+def train_step(recipe, seeds, args):
+    """Train one step's recipe into its own folder, then save its plots and print where the
+    results went."""
+    out = records.output_dir(args.out, args.record,
+                             records.run_label(recipe.step, seeds or recipe.seeds))
+    results, model, (train_x, train_y, test_x, test_y) = runner.run_recipe(
         recipe, seeds, epochs=args.epochs, out=out, device=args.device,
         validation=args.validation, how=args.how, workers=args.workers,
         progress=not args.no_progress)
-    utils.plot_samples(train_x, train_y, records.plot_path(recipe.step, "samples", out),
+    plots.plot_samples(train_x, train_y, records.plot_path(recipe.step, "samples", out),
                        augment=recipe.augment)
-    records.save_step_plots(results, model, test_x, test_y, out)
+    plots.save_step_plots(results, model, test_x, test_y, out)
     print(records.format_results(results))
     if not args.record:
         print(records.compare_with_recorded(results))

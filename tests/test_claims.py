@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import design_search
+import fingerprints
 import records
 import seeds as many_seeds
 import utils
@@ -508,7 +509,7 @@ def test_step5s_test_record_with_the_fourth_rounds_choice():
             "(fewer of its seeds hold on the validation split: step 5 gives the odds)")
     test = records.read_results(records.results_path(5, records.RECORDED))
     # RECIPES[5] trains s5_wider_transition's runs (test_design_search holds it)
-    assert test["recipe_fingerprint"] == records.recipe_fingerprint(RECIPES[5])
+    assert test["recipe_fingerprint"] == fingerprints.recipe_fingerprint(RECIPES[5])
     assert test["eval_set"] == "test" and [run["seed"] for run in test["runs"]] == [1, 2, 3, 4, 5]
     met, seeds, worst = records.held(test, design_search.ROOM_TARGET)
     assert met == seeds == 5
@@ -634,7 +635,7 @@ def test_the_old_kernels_hash_did_not_tell_the_fourth_rounds_machine_from_the_ab
     first, = check["runs"]
     theirs = next(run for run in wider["runs"] if run["seed"] == first["seed"])
     ours = next(run for run in again["runs"] if run["seed"] == first["seed"])
-    assert check["recipe_fingerprint"] == records.recipe_fingerprint(
+    assert check["recipe_fingerprint"] == fingerprints.recipe_fingerprint(
         design_search.CANDIDATES["b4_no_precise_bn"].recipe)
     assert (check["kernels"], check["torch_version"]) == (wider["kernels"], wider["torch_version"])
     assert first["train_loss"][0] != theirs["train_loss"][0]  # from the first epoch on

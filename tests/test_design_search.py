@@ -9,9 +9,13 @@ import pytest
 import torch
 
 import design_search
+import fingerprints
+import devices
 import records
+import runner
 import seeds as many_seeds
 import utils
+import weight_average
 
 RESULTS = utils.REPO_ROOT / "Data" / "results"
 TRAITS = ("model", "optimizer", "scheduler", "augment", "step", "epochs", "batch_size",
@@ -27,7 +31,7 @@ def test_a_candidate_differs_from_its_parent_in_what_it_names_alone(name):
     parent = design_search.CANDIDATES[candidate.parent]
     assert list(design_search.CANDIDATES).index(candidate.parent) < \
         list(design_search.CANDIDATES).index(name)
-    ours, theirs = (records.recipe_traits(c.recipe) for c in (candidate, parent))
+    ours, theirs = (fingerprints.recipe_traits(c.recipe) for c in (candidate, parent))
     differs = {trait for trait in TRAITS if ours.get(trait) != theirs.get(trait)}
     named = set(candidate.changed)
     if named & SCHEDULE_MOVES_WITH:
@@ -56,9 +60,8 @@ def test_derive_names_exactly_the_fields_it_replaced():
                              average_decay=0.5)
         probe = design_search.CANDIDATES["probe"]
         assert probe.changed == ("clean_last_epochs", "average_decay")
-        assert probe.recipe == dataclasses.replace(
-            design_search.CANDIDATES["f28_clean_last4"].recipe, clean_last_epochs=3,
-            average_decay=0.5)
+        assert probe.recipe == dataclasses.replace(weight_average.with_moving_average(
+            design_search.CANDIDATES["f28_clean_last4"].recipe, 0.5), clean_last_epochs=3)
     finally:
         design_search.CANDIDATES.clear()
         design_search.CANDIDATES.update(before)
@@ -77,7 +80,7 @@ def test_every_recorded_candidate_still_trains_what_its_record_measured(name, pa
     any changed, re-running the candidate would no longer repeat its record."""
     recorded = records.read_results(path)
     recipe = design_search.CANDIDATES[name].recipe
-    assert recorded["recipe_fingerprint"] == records.recipe_fingerprint(recipe), (
+    assert recorded["recipe_fingerprint"] == fingerprints.recipe_fingerprint(recipe), (
         f"{name}'s recipe no longer trains what {path} recorded: undo the change, or define a "
         "new candidate for it")
     assert recorded["params"] == utils.count_parameters(recipe.model())
@@ -94,7 +97,7 @@ def test_step5_trains_the_recipe_its_search_for_room_chose_and_keeps_the_ones_it
     name = chosen.removeprefix("- Chosen: ").split(";")[0]
     assert name in design_search.ROOM_4, chosen
     candidate = design_search.CANDIDATES[name].recipe
-    ours, theirs = records.recipe_traits(RECIPES[5]), records.recipe_traits(candidate)
+    ours, theirs = fingerprints.recipe_traits(RECIPES[5]), fingerprints.recipe_traits(candidate)
     # the network's hash names its parameters, and Step5Net keeps its layers in .features
     assert {k for k in {**ours, **theirs} if ours.get(k) != theirs.get(k)} == {"model"}
     for seed in (1, 2, 3, 4, 5):
@@ -107,13 +110,13 @@ def test_step5_trains_the_recipe_its_search_for_room_chose_and_keeps_the_ones_it
                                                      built.state_dict().values(), strict=True))
     third = records.read_results(design_search.STEP5_BEFORE_ROUND_4_RECORD)
     assert design_search.room_verdict().splitlines()[-1] == "- Chosen: s5_f30_training_dropout."
-    assert third["recipe_fingerprint"] == records.recipe_fingerprint(
+    assert third["recipe_fingerprint"] == fingerprints.recipe_fingerprint(
         design_search.CANDIDATES["s5_f30_training_dropout"].recipe) != \
-        records.recipe_fingerprint(RECIPES[5])
+        fingerprints.recipe_fingerprint(RECIPES[5])
     first = records.read_results(design_search.STEP5_BEFORE_ROOM_RECORD)
     assert first["recipe_fingerprint"] == \
-        records.recipe_fingerprint(design_search.STEP5_BEFORE_ROOM) != \
-        records.recipe_fingerprint(RECIPES[5])
+        fingerprints.recipe_fingerprint(design_search.STEP5_BEFORE_ROOM) != \
+        fingerprints.recipe_fingerprint(RECIPES[5])
 
 
 def test_recipes_are_named_by_class_or_builder_never_lambda():
@@ -150,7 +153,7 @@ def test_a_candidate_gets_one_test_record_and_only_after_its_validation_seeds(mo
         calls.append((seeds, kwargs["out"], kwargs["validation"]))
         raise Measured
 
-    monkeypatch.setattr(many_seeds, "run_recipe", measure)
+    monkeypatch.setattr(runner, "run_recipe", measure)
 
     def run(*args):
         monkeypatch.setattr(sys, "argv", ["design_search.py", *args, "--test"])
@@ -278,7 +281,7 @@ def test_new_validation_seeds_join_the_candidates_record_and_old_ones_are_kept(m
     would replace the record by fewer seeds, is refused before anything trains."""
     monkeypatch.setattr(design_search, "TUNING", tmp_path)
     monkeypatch.setattr(design_search, "runs_folder", lambda test: tmp_path)
-    name, how = "s5_recipe", many_seeds.default_how(utils.get_device())
+    name, how = "s5_recipe", devices.default_how()
     recipe = design_search.CANDIDATES[name].recipe
     base = seeds_1_to_5(name)
     base = dict(base, seeds_ran=how, mode="quick" if utils.is_quick() else "full")
@@ -292,11 +295,11 @@ def test_new_validation_seeds_join_the_candidates_record_and_old_ones_are_kept(m
         records.write_results(results, records.results_path(recipe.step, out))
         return results, None, None
 
-    monkeypatch.setattr(many_seeds, "run_recipe", fake_run)
+    monkeypatch.setattr(runner, "run_recipe", fake_run)
     monkeypatch.setattr(sys, "argv", ["design_search.py", name, "--seeds", "6,7"])
     design_search.main()
     assert [run["seed"] for run in records.read_results(path)["runs"]] == [1, 2, 3, 4, 5, 6, 7]
-    assert records.read_results(path)["recipe_fingerprint"] == records.recipe_fingerprint(recipe)
+    assert records.read_results(path)["recipe_fingerprint"] == fingerprints.recipe_fingerprint(recipe)
     monkeypatch.setattr(sys, "argv", ["design_search.py", name, "--seeds", "2,8"])
     with pytest.raises(SystemExit):
         design_search.main()
@@ -325,7 +328,7 @@ def test_a_record_older_than_seeds_ran_grows_one_packed_seed_at_a_time(monkeypat
         records.write_results(results, records.results_path(recipe.step, out))
         return results, None, None
 
-    monkeypatch.setattr(many_seeds, "run_recipe", fake_run)
+    monkeypatch.setattr(runner, "run_recipe", fake_run)
     for refused in (["--seeds", "6,7", "--how", "packed"], ["--seeds", "6", "--how",
                                                              "one-after-another"]):
         monkeypatch.setattr(sys, "argv", ["design_search.py", name, *refused])
@@ -374,9 +377,9 @@ def test_step7_trains_the_choices_of_its_rounds_and_keeps_the_records_they_repla
     name = third.removeprefix("- Chosen: ").split(";")[0]
     assert name == "r2_f28_swa", third
     candidate = design_search.CANDIDATES[name].recipe
-    ours = records.recipe_traits(dataclasses.replace(
+    ours = fingerprints.recipe_traits(dataclasses.replace(
         RECIPES[7], step=candidate.step, augment=design_search.STRONG_AUG))
-    theirs = records.recipe_traits(candidate)
+    theirs = fingerprints.recipe_traits(candidate)
     assert {k for k in {**ours, **theirs} if ours.get(k) != theirs.get(k)} == {"model"}
     step7, built = RECIPES[7].model(), candidate.model()
     assert [(type(m), getattr(m, "weight", torch.empty(0)).shape) for m in step7.modules()
@@ -395,9 +398,9 @@ def test_step7_trains_the_choices_of_its_rounds_and_keeps_the_records_they_repla
     shown = [point[2] for point in design_search.pareto_points("test")]
     for label, (_, path) in design_search.EARLIER_STEP7.items():
         replaced = design_search.CANDIDATES[design_search.EARLIER_STEP7_CANDIDATE[label]].recipe
-        fingerprint = records.recipe_fingerprint(dataclasses.replace(replaced, step=7))
+        fingerprint = fingerprints.recipe_fingerprint(dataclasses.replace(replaced, step=7))
         assert records.read_results(path)["recipe_fingerprint"] == fingerprint != \
-            records.recipe_fingerprint(RECIPES[7])
+            fingerprints.recipe_fingerprint(RECIPES[7])
         assert label in shown
 
 
@@ -431,7 +434,7 @@ def test_a_quick_run_of_a_recorded_candidate_goes_to_runs_not_data(monkeypatch, 
         outs.append(records.output_dir(out, record))  # the check a quick run meets
         raise SystemExit(0)
 
-    monkeypatch.setattr(many_seeds, "run_recipe", fake_run)
+    monkeypatch.setattr(runner, "run_recipe", fake_run)
     monkeypatch.setattr(sys, "argv", ["design_search.py", "b6_no_dropout", "--seeds", "1,2,3"])
     assert records.results_path(5, design_search.TUNING / "b6_no_dropout").exists()
     with pytest.raises(SystemExit):

@@ -14,6 +14,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 import design_search
+import runner
+import fingerprints
+import devices
 import records
 import run_notebook
 import seeds as many_seeds
@@ -70,14 +73,14 @@ def syncs_in_one_augmented_epoch(batches, packed=False, augment=FINAL.augment):
     optimizer, scheduler = FINAL.optimizer_and_scheduler(net, len(x), FINAL.epochs)
     with HostSyncs() as counted:  # the epoch alone: the network is on the device already
         if packed:
-            many_seeds.train_packed_epoch(net, x, y, optimizer, batch_size=FINAL.batch_size,
-                                          generators=generators, augment=augment,
-                                          batch_scheduler=scheduler, progress=False)
-        else:
-            utils.train_one_epoch(net, x, y, optimizer, batch_size=FINAL.batch_size,
-                                  generator=torch.Generator().manual_seed(1),
-                                  augment=augment, batch_scheduler=scheduler,
+            batches = many_seeds.PackedBatches(x, y, FINAL.batch_size, generators, augment)
+            utils.train_one_epoch(net, batches, optimizer, criterion=many_seeds.Copies.criterion,
+                                  schedule=scheduler, tally=many_seeds.CopiesTally(3),
                                   progress=False)
+        else:
+            batches = utils.Batches(x, y, FINAL.batch_size, torch.Generator().manual_seed(1),
+                                    augment)
+            utils.train_one_epoch(net, batches, optimizer, schedule=scheduler, progress=False)
     return counted
 
 
@@ -88,6 +91,25 @@ def test_an_augmented_epoch_of_the_final_recipe_makes_no_host_sync_per_batch(pac
     assert few.syncs == more.syncs  # per epoch, not per batch: the order, the checks, the means
     networks = 3 if packed else 1
     assert len(few.syncs) <= networks + 3 and not few.mixed and not more.mixed
+
+
+def test_a_notebooks_training_call_on_a_cuda_device_runs_the_loop_the_lesson_prints(
+        quick_data, tmp_path, monkeypatch):
+    """What a Colab GPU runs: a step notebook's ``runner.run_recipe(..., device=device)`` with a
+    CUDA device trains seed after seed through ``utils.fit`` and ``utils.train_one_epoch``,
+    the functions step 1 prints; packed copies only when asked. (The device is named CUDA; the
+    tensors stay on the CPU, where the epoch on a simulated GPU above shows the loop runs.)"""
+    monkeypatch.delenv(devices.HOW_ENV, raising=False)
+    epochs, train_one_epoch = [], utils.train_one_epoch
+    monkeypatch.setattr(utils, "train_one_epoch",
+                        lambda model, *a, **k: epochs.append(type(model).__name__)
+                        or train_one_epoch(model, *a, **k))
+    data = tuple(t[:256] for t in quick_data)
+    results, _, _ = runner.run_recipe(FINAL, [1, 2], out=tmp_path, data=data,
+                                      device=torch.device("cuda"), progress=False, log=None)
+    assert results["seeds_ran"] == "one-after-another"
+    # one epoch (quick mode) per seed, the plain loop (the kernels fingerprint trains others)
+    assert epochs.count(FINAL.model.__name__) == 2
 
 
 def test_the_counter_sees_a_blocking_copy_per_batch(monkeypatch):
@@ -107,7 +129,7 @@ def test_a_seed_repeats_its_recorded_first_epoch_where_the_kernels_are_the_same(
     whose kernels fingerprint is the record's (elsewhere the seed trains another run)."""
     name = "b0_full_recipe"  # step 5's recipe, recorded with the fingerprint of today
     record = design_search.validation_record(5, name)
-    here = records.kernels_fingerprint("cpu")
+    here = fingerprints.kernels_fingerprint("cpu")
     if record is None or (record.get("kernels"), record["torch_version"]) != (
             here, torch.__version__):
         pytest.skip(f"{name} was recorded with torch {record and record['torch_version']} and "
@@ -142,21 +164,21 @@ def test_seeding_asks_cudnn_for_deterministic_kernels(monkeypatch):
 
 
 def test_apples_mps_that_cannot_run_the_series_falls_back_to_the_cpu(monkeypatch, capsys):
-    monkeypatch.delenv(utils.DEVICE_ENV, raising=False)
+    monkeypatch.delenv(devices.DEVICE_ENV, raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    monkeypatch.setattr(utils, "_mps_runs_the_series", lambda: "NotImplementedError: aten::x")
-    assert utils.get_device().type == "cpu"
+    monkeypatch.setattr(devices, "_mps_runs_the_series", lambda: "NotImplementedError: aten::x")
+    assert devices.get_device().type == "cpu"
     assert capsys.readouterr().out == ("Apple's MPS cannot run this series here "
                                        "(NotImplementedError: aten::x): training on the CPU.\n")
-    monkeypatch.setattr(utils, "_mps_runs_the_series", lambda: "")
-    assert utils.get_device().type == "mps"
+    monkeypatch.setattr(devices, "_mps_runs_the_series", lambda: "")
+    assert devices.get_device().type == "mps"
 
 
 def test_the_mps_probe_reports_a_failure_instead_of_raising():
     if torch.backends.mps.is_available():
         pytest.skip("MPS is here: the probe would run")
-    assert utils._mps_runs_the_series()  # no MPS device: a reason, not a traceback
+    assert devices._mps_runs_the_series()  # no MPS device: a reason, not a traceback
 
 
 @pytest.mark.parametrize("step", [s for s, r in RECIPES.items() if r.augment])
@@ -165,9 +187,9 @@ def test_quick_mode_trains_at_least_one_augmented_epoch_of_every_step_that_augme
     calls, augment_batch = [], utils.augment_batch
     monkeypatch.setattr(utils, "augment_batch", lambda *a: calls.append(a) or augment_batch(*a))
     data = tuple(t[:256] for t in quick_data)
-    results, _, _ = many_seeds.run_recipe(RECIPES[step], [1], out=tmp_path, data=data,
+    results, _, _ = runner.run_recipe(RECIPES[step], [1], out=tmp_path, data=data,
                                           progress=False, log=None)
-    assert calls and results["recipe_fingerprint"] == records.recipe_fingerprint(RECIPES[step])
+    assert calls and results["recipe_fingerprint"] == fingerprints.recipe_fingerprint(RECIPES[step])
 
 
 @pytest.mark.parametrize("key, other", [("device", "cuda (NVIDIA T4)"),
@@ -177,9 +199,9 @@ def test_runs_from_another_device_or_torch_version_never_join_a_record(key, othe
                 "train_size": 50_000, "test_size": 10_000, "seeds_ran": "one-after-another",
                 "device": "cpu", "torch_version": "2.14.1", "runs": [{"seed": 1}]}
     new = dict(recorded, runs=[{"seed": 2}])
-    assert [r["seed"] for r in records.with_more_seeds(recorded, new, tmp_path)["runs"]] == [1, 2]
+    assert [r["seed"] for r in design_search.with_more_seeds(recorded, new, tmp_path)["runs"]] == [1, 2]
     with pytest.raises(ValueError, match=f"differ from these in {key}"):
-        records.with_more_seeds(recorded, dict(new, **{key: other}), tmp_path)
+        design_search.with_more_seeds(recorded, dict(new, **{key: other}), tmp_path)
 
 
 def test_a_recording_refuses_another_kind_of_device_than_its_records(tmp_path):
@@ -206,14 +228,14 @@ def test_on_a_real_gpu_a_seed_trains_and_repeats_itself(quick_data):
 def test_the_kernels_fingerprint_names_the_processor_and_the_separable_network(monkeypatch):
     """Two CPUs that train step 4's network alike were found to train step 5's runs apart
     (docs/step5_ablation.md): the hash also names the processor and trains step 7's network."""
-    here = records.kernels_fingerprint("cpu")
-    assert records.kernels_fingerprint("cpu") == here  # a property of the machine, not the call
-    assert "(" in records.processor("cpu") and torch.backends.cpu.get_cpu_capability() in \
-        records.processor("cpu")
-    monkeypatch.setattr(records, "processor", lambda device: "another CPU (AVX2)")
-    assert records.kernels_fingerprint("cpu") != here
+    here = fingerprints.kernels_fingerprint("cpu")
+    assert fingerprints.kernels_fingerprint("cpu") == here  # a property of the machine, not the call
+    assert "(" in fingerprints.processor("cpu") and torch.backends.cpu.get_cpu_capability() in \
+        fingerprints.processor("cpu")
+    monkeypatch.setattr(fingerprints, "processor", lambda device: "another CPU (AVX2)")
+    assert fingerprints.kernels_fingerprint("cpu") != here
     monkeypatch.undo()
     import model
 
     monkeypatch.setattr(model, "Step7Net", lambda: model.Step6Net())  # another separable net
-    assert records.kernels_fingerprint("cpu") != here
+    assert fingerprints.kernels_fingerprint("cpu") != here

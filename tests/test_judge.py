@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 
 import judge
+import pages
 import records
 import train
 import utils
@@ -106,9 +107,12 @@ def test_a_network_under_the_budget_passes_the_checks_with_its_parameters_per_la
     checked = judge.check(Small)
     # conv + BatchNorm per block: 72 + 16, 864 + 24, twice 1,296 + 24; the classifier 120 + 10
     assert checked.params == utils.count_parameters(Small()) == 88 + 888 + 2 * 1_320 + 130
-    assert sum(n for *_, n in checked.per_layer) == checked.params
-    assert checked.per_layer[0] == ("features.0.0", "Conv2d", 72)
-    assert checked.rf_rows[-1]["rf"] >= 28 and not checked.warnings
+    weighted = [row for row in checked.layers if row["params"]]
+    assert sum(row["params"] for row in weighted) == checked.params
+    assert (weighted[0]["layer"], weighted[0]["type"], weighted[0]["params"]) == \
+        ("features.0.0", "Conv2d", 72)
+    assert weighted[0]["output"] == (8, 26, 26) and weighted[0]["rf"] == 3
+    assert checked.layers[-1]["rf"] >= 28 and not checked.warnings
     assert "3,746 parameters" in str(checked) and "features.0.0" in str(checked)
 
 
@@ -143,7 +147,7 @@ def test_a_network_that_cannot_be_trained_is_refused_in_one_sentence(network, me
 
 def test_the_receptive_field_warns_but_does_not_refuse():
     narrow = judge.check(Narrow)
-    assert narrow.rf_rows[-1]["rf"] == 5
+    assert narrow.layers[-1]["rf"] == 5
     assert any("sees 5x5 pixels, not the whole 28x28 image" in w for w in narrow.warnings)
     upsampled = judge.check(Upsampled)
     assert any("cannot follow features.1 (Upsample)" in w for w in upsampled.warnings)
@@ -179,14 +183,14 @@ def test_a_12_epoch_run_is_judged_on_its_own_last_4_and_more_than_15_epochs_fail
 
 def test_the_pages_and_the_judge_apply_one_rule_on_the_line_and_beside_it():
     """A seed on the line holds, after a float sum's last bit too; one just under it does not,
-    for the pages (records.held, records.verdict) and the judge alike."""
+    for the pages (records.held, pages.verdict) and the judge alike."""
     on_the_line = [99.0] * 11 + [99.40, 99.4 - 1e-12, 99.41, 99.42]
     under = [99.0] * 11 + [99.40, 99.39, 99.41, 99.42]
     for accs, holds in ((on_the_line, True), (under, False)):
         results = dict(history((1, [99.5] * 15), (2, accs)), step=5)
         met, seeds, _ = records.held(results)
         assert (met == seeds) is holds and judge.verdict(results).passed is holds
-        assert (", **missed by" not in records.verdict(results)) is holds
+        assert (", **missed by" not in pages.verdict(results)) is holds
     short = history((1, [99.45, 99.39]))  # a 2-epoch run is judged on both epochs
     assert records.held(short) == (0, 1, 99.39) and not judge.verdict(short).passed
 
@@ -220,8 +224,11 @@ def test_a_good_small_network_gets_a_verdict_and_a_results_file(tmp_path, capsys
 def test_a_judged_run_goes_to_runs_named_after_the_class_never_data(monkeypatch, tmp_path):
     monkeypatch.delenv(utils.QUICK_ENV)
     monkeypatch.setattr(records, "RUNS", tmp_path / "runs")
-    assert judge.output_folder("MyNet", "validation") == tmp_path / "runs" / "MyNet" / "validation"
-    assert judge.output_folder("MyNet", "test") == tmp_path / "runs" / "MyNet" / "test"
+    first, again = (judge.output_folder("MyNet", "validation") for _ in range(2))
+    assert first.parent == again.parent == tmp_path / "runs" and first != again
+    assert first.name.startswith("MyNet_validation_")
+    assert judge.output_folder("MyNet", "test").name.startswith("MyNet_test_")
+    assert judge.output_folder("MyNet", "test", tmp_path / "mine") == tmp_path / "mine" / "MyNet" / "test"
     with pytest.raises(records.ProtectedOutputError):
         judge.output_folder("MyNet", "validation", records.RECORDED)
 
@@ -250,11 +257,13 @@ def test_a_diverging_recipe_ends_in_one_sentence_and_writes_no_results(tmp_path)
     assert not list(tmp_path.rglob("*.json"))
 
 
-def test_the_time_estimate_leaves_the_random_state_alone(quick_data):
+def test_the_time_estimate_leaves_the_random_state_alone(quick_data, monkeypatch):
     before = torch.get_rng_state()
     seconds = judge.estimate_seconds(judge.recipe_for(Small), quick_data, 3)
     assert seconds > 0 and torch.equal(before, torch.get_rng_state())
-    assert judge.estimate_seconds(judge.recipe_for(Small), quick_data, 6) > seconds
+    monkeypatch.setattr(judge, "timed", lambda work, device: 1.0)  # no wall clock compared
+    three = judge.estimate_seconds(judge.recipe_for(Small), quick_data, 3)
+    assert judge.estimate_seconds(judge.recipe_for(Small), quick_data, 6) == 2 * three
 
 
 # --------------------------------------------------------------------------- the command line

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import model
+import plots
 import utils
 from steps import RECIPES
 
@@ -28,7 +29,7 @@ def documented_layers(cls):
 @pytest.mark.parametrize("step", sorted(RECIPES))
 def test_comments_match_the_receptive_field_table(step):
     net = RECIPES[step].model()
-    table = [(row["output"], row["rf"]) for row in utils.receptive_field_table(net)]
+    table = [(row["output"], row["rf"]) for row in plots.receptive_field_rows(net)]
     assert documented_layers(type(net)) == table
 
 
@@ -36,7 +37,7 @@ def test_comments_match_the_receptive_field_table(step):
 def test_every_model_maps_a_batch_to_ten_logits_and_sees_the_whole_digit(step):
     net = RECIPES[step].model().eval()
     assert net(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
-    assert utils.receptive_field_table(net)[-1]["rf"] >= 28
+    assert plots.receptive_field_rows(net)[-1]["rf"] >= 28
 
 
 def test_parameter_budgets_of_the_story():

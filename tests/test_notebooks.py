@@ -11,8 +11,11 @@ from pathlib import Path
 import jupytext
 import pytest
 
+import devices
+import runner
 import set_repo_url
 import utils
+from steps import RECIPES
 
 NOTEBOOKS = sorted((utils.REPO_ROOT / "notebooks").glob("*.ipynb"))
 SCRIPTS = sorted((utils.REPO_ROOT / "notebooks").glob("*.py"))
@@ -43,7 +46,7 @@ def test_every_notebook_opens_on_a_gpu_runtime_in_colab_and_says_which_device_it
     assert metadata["accelerator"] == "GPU" and metadata["colab"]["gpuType"] == "T4"
     code = [c.source for c in jupytext.read(path).cells if c.cell_type == "code"]
     second = code[1] + code[2] if path == YOUR_TURN else code[1]
-    assert "utils.device_name(device)" in second and "records.advise_runtime(device, " in second
+    assert "devices.device_name(device)" in second and "records.advise_runtime(device, " in second
 
 
 def test_the_runtime_advice_speaks_only_on_a_cpu_runtime_in_colab(monkeypatch, capsys):
@@ -83,8 +86,12 @@ def test_notebook_tells_its_step(path):
     assert len(checked) >= 3
     # a recording (tools/run_notebook.py) may write into Data/ only if the training is told so
     code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
-    assert "out = records.output_dir(record=record)" in code
-    assert "seeds.run_recipe(recipe, out=out, record=record," in code
+    assert "out = records.output_dir(record=record, label=records.run_label(STEP, SEEDS))" in code
+    assert "runner.run_recipe(recipe, SEEDS, out=out, record=record," in code
+    # the seeds a student changes, and by default the recipe's own (a recording trains those)
+    seeds = re.search(r"^SEEDS = (\[[\d, ]+\])", code, re.M)
+    step = int(re.search(r"^STEP = (\d)", code, re.M).group(1))
+    assert seeds and eval(seeds.group(1)) == list(RECIPES[step].seeds), path.name
 
 
 @pytest.mark.parametrize("path", STEP_NOTEBOOKS, ids=lambda p: p.name)

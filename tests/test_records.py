@@ -5,10 +5,12 @@ import json
 
 import pytest
 
+import design_search
+import fingerprints
 import pages
-
 import records
 import utils
+import weight_average
 from steps import RECIPES
 
 
@@ -50,7 +52,10 @@ def test_read_results_names_the_file_and_the_missing_keys(tmp_path):
 
 def test_a_users_full_run_goes_to_runs_and_only_a_recording_writes_data(monkeypatch, tmp_path):
     monkeypatch.setenv(utils.QUICK_ENV, "0")
-    assert records.output_dir() == utils.REPO_ROOT / "runs"
+    monkeypatch.setattr(records, "RUNS", tmp_path / "runs")
+    first, second = records.output_dir(label="step5_seeds6"), records.output_dir(label="step5_seeds6")
+    assert first.parent == second.parent == tmp_path / "runs" and first != second  # no run replaces another
+    assert first.name.startswith("step5_seeds6_") and first.is_dir() and second.is_dir()
     assert records.output_dir(record=True) == utils.REPO_ROOT / "Data"
     assert records.output_dir(tmp_path) == tmp_path
     for inside in (utils.REPO_ROOT / "Data", utils.REPO_ROOT / "Data" / "tuning" / "x"):
@@ -92,18 +97,20 @@ def test_a_validation_record_names_its_accuracy_val_acc_never_test_acc(tmp_path)
 
 def test_the_fingerprint_changes_with_anything_that_changes_the_run():
     base = RECIPES[7]
-    fingerprint = records.recipe_fingerprint(base)
-    assert records.recipe_fingerprint(RECIPES[7]) == fingerprint  # repeatable
+    fingerprint = fingerprints.recipe_fingerprint(base)
+    assert fingerprints.recipe_fingerprint(RECIPES[7]) == fingerprint  # repeatable
     import dataclasses
     import torch
     state = torch.random.get_rng_state()
     changes = dict(augment=utils.Augment(degrees=9), clean_last_epochs=1, batch_size=64,
-                   average_decay=0.9, bn_stats_images=1000, epochs=14, model=RECIPES[5].model,
+                   bn_stats_images=1000, epochs=14, model=RECIPES[5].model,
                    ramp_down_epochs=2, average_last_epochs=3,
                    optimizer=RECIPES[4].optimizer, scheduler=RECIPES[4].scheduler)
     for field, value in changes.items():
-        assert records.recipe_fingerprint(dataclasses.replace(base, **{field: value})) \
+        assert fingerprints.recipe_fingerprint(dataclasses.replace(base, **{field: value})) \
             != fingerprint, field
+    assert fingerprints.recipe_fingerprint(weight_average.with_moving_average(base, 0.9)) \
+        != fingerprint  # a research recipe's moving average (benchmarks/weight_average.py)
     assert torch.equal(torch.random.get_rng_state(), state)  # the caller's randomness is kept
 
 
@@ -112,13 +119,13 @@ def test_a_record_grows_by_new_seeds_of_the_same_training_only(tmp_path):
     recorded = dict(_results(), recipe_fingerprint="abc", seeds_ran="one-after-another")
     recorded["runs"] = [dict(recorded["runs"][0], seed=seed) for seed in (1, 2)]
     new = dict(recorded, runs=[dict(recorded["runs"][0], seed=seed) for seed in (4, 3)])
-    assert [r["seed"] for r in records.with_more_seeds(recorded, new, path)["runs"]] == [1, 2, 3, 4]
+    assert [r["seed"] for r in design_search.with_more_seeds(recorded, new, path)["runs"]] == [1, 2, 3, 4]
     with pytest.raises(ValueError, match=r"step5\.json already holds seeds \[2\]"):
-        records.with_more_seeds(recorded, dict(new, runs=recorded["runs"][1:]), path)
+        design_search.with_more_seeds(recorded, dict(new, runs=recorded["runs"][1:]), path)
     for key, other in (("recipe_fingerprint", "xyz"), ("seeds_ran", "packed"), ("mode", "quick")):
         with pytest.raises(ValueError, match=f"step5.json holds runs that differ from these in "
                                              f"{key}"):
-            records.with_more_seeds(recorded, dict(new, **{key: other}), path)
+            design_search.with_more_seeds(recorded, dict(new, **{key: other}), path)
 
 
 def test_a_record_older_than_seeds_ran_grows_by_seeds_packed_as_it_packed_them(tmp_path):
@@ -128,21 +135,22 @@ def test_a_record_older_than_seeds_ran_grows_by_seeds_packed_as_it_packed_them(t
     recorded["runs"] = [dict(recorded["runs"][0], seed=seed) for seed in (1, 2)]
     alone = dict(recorded, seeds_ran="packed", runs=[dict(recorded["runs"][0], seed=6)])
     alone.pop("seeds_at_once")
-    grown = records.with_more_seeds(recorded, alone, path)
+    grown = design_search.with_more_seeds(recorded, alone, path)
     assert [r["seed"] for r in grown["runs"]] == [1, 2, 6]
     assert grown["seeds_at_once"] == 1 and "seeds_ran" not in grown  # still says how it ran
     for other in (dict(alone, seeds_ran="one-after-another"),
                   dict(alone, runs=[dict(alone["runs"][0], seed=s) for s in (6, 7)])):
         with pytest.raises(ValueError, match=r"step5\.json packed 1 seed\(s\) per run: add "
                                              r"seeds 1 at a time with --how packed"):
-            records.with_more_seeds(recorded, other, path)
+            design_search.with_more_seeds(recorded, other, path)
 
 
 def _seeds_at(reference: dict, lows: list[float], **fields) -> dict:
     """A run of ``reference``'s step whose seeds each score ``lows[i]`` in every epoch."""
     key = records.run_keys(reference["eval_set"])
     accuracy = next(k for k in key if k.endswith("_acc") and not k.startswith("train"))
-    runs = [dict(reference["runs"][0], seed=seed, **{accuracy: [low] * reference["epochs"]})
+    epochs = fields.get("epochs", reference["epochs"])
+    runs = [dict(reference["runs"][0], seed=seed, **{accuracy: [low] * epochs})
             for seed, low in zip(range(101, 101 + len(lows)), lows)]
     return dict(reference, runs=runs, **fields)
 
@@ -193,8 +201,8 @@ def test_a_validation_run_is_compared_with_a_validation_record_of_the_same_recip
     for step, names in records.VALIDATION_RECORDS.items():
         for name in names:
             recipe = design_search.CANDIDATES[name].recipe
-            traits = records.recipe_traits(recipe)  # the step it was defined for aside:
-            wanted = records.recipe_traits(dataclasses.replace(RECIPES[step], step=recipe.step))
+            traits = fingerprints.recipe_traits(recipe)  # the step it was defined for aside:
+            wanted = fingerprints.recipe_traits(dataclasses.replace(RECIPES[step], step=recipe.step))
             assert [k for k in wanted if wanted[k] != traits[k]] in ([], ["model"]), name
             layers = [repr([m for m in r.model().modules() if not list(m.children())])
                       for r in (recipe, RECIPES[step])]
@@ -202,7 +210,7 @@ def test_a_validation_run_is_compared_with_a_validation_record_of_the_same_recip
             record = records.read_results(records.results_path(
                 recipe.step, records.RECORDED / "tuning" / name))
             assert record["eval_set"] == "validation"
-            assert record["recipe_fingerprint"] == records.recipe_fingerprint(recipe)
+            assert record["recipe_fingerprint"] == fingerprints.recipe_fingerprint(recipe)
     assert records.reference_record(5, "validation") == records.validation_records(5)[0]
     assert records.reference_record(7, "validation") == records.validation_records(7)[0]
     assert records.reference_record(4, "validation") is None
@@ -211,13 +219,13 @@ def test_a_validation_run_is_compared_with_a_validation_record_of_the_same_recip
 
 def test_each_steps_results_give_the_odds_on_test_and_validation():
     five = pages.step_results(5)
-    assert records.verdict(records.read_results(records.results_path(5, records.RECORDED))) in five
+    assert pages.verdict(records.read_results(records.results_path(5, records.RECORDED))) in five
     validation = records.validation_records(5)[0]
-    room, seeds, _ = records.held(validation, records.ROOM_TARGET)
+    room, seeds, _ = records.held(validation, design_search.ROOM_TARGET)
     assert 0 < room < records.held(validation)[0]  # the room is asked of fewer seeds
-    assert f"`{records.VALIDATION_RECORDS[5][0]}`): {records.verdict(validation)}; {room} of " \
-           f"{seeds} hold the room step 5 asks for ({records.ROOM_TARGET:.2f} %)." in five
+    assert f"`{records.VALIDATION_RECORDS[5][0]}`): {pages.verdict(validation)}; {room} of " \
+           f"{seeds} hold the room step 5 asks for ({design_search.ROOM_TARGET:.2f} %)." in five
     assert records.machine_difference(5) in five and "No GPU run is recorded" in five
     assert "validation split" not in pages.step_results(4)  # none recorded for step 4
     assert f"`{records.VALIDATION_RECORDS[7][0]}`): " \
-           f"{records.verdict(records.validation_records(7)[0])}." in pages.step_results(7)
+           f"{pages.verdict(records.validation_records(7)[0])}." in pages.step_results(7)

@@ -7,6 +7,7 @@ import pytest
 
 import pages
 
+import fingerprints
 import records
 import utils
 from steps import RECIPES
@@ -25,7 +26,7 @@ def test_each_step_has_a_full_run_matching_its_recipe(step):
     assert results["mode"] == "full" and results["eval_set"] == "test"
     assert (results["train_size"], results["test_size"]) == (60_000, 10_000)
     assert results["model_class"] == recipe.model_class() and results["role"] == recipe.role
-    assert results["recipe_fingerprint"] == records.recipe_fingerprint(recipe), (
+    assert results["recipe_fingerprint"] == fingerprints.recipe_fingerprint(recipe), (
         f"RECIPES[{step}] no longer trains what Data/results/step{step}.json recorded: re-record "
         "the step, or undo the change to its recipe, network or the engine")
     assert results["params"] == utils.count_parameters(recipe.model())
@@ -78,10 +79,10 @@ def test_a_missed_target_is_stated_with_its_size():
     results = recorded(5)
     missed = dict(results, runs=[dict(run, test_acc=run["test_acc"][:-1] + [99.31])
                                  for run in results["runs"]])
-    assert "**0 of 5 seeds**" in records.verdict(missed)
-    assert "worst seed 99.31 %" in records.verdict(missed)
-    assert "missed by 0.09 points" in records.verdict(missed)
-    room = records.verdict(missed, target=99.45)  # step 5's room target (docs/step5_room.md)
+    assert "**0 of 5 seeds**" in pages.verdict(missed)
+    assert "worst seed 99.31 %" in pages.verdict(missed)
+    assert "missed by 0.09 points" in pages.verdict(missed)
+    room = pages.verdict(missed, target=99.45)  # step 5's room target (docs/step5_room.md)
     assert "hold 99.45 %" in room and "missed by 0.14 points" in room
 
 

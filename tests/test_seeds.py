@@ -7,6 +7,11 @@ import pytest
 import torch
 import torch.nn as nn
 
+import steps
+import mnist_files
+import runner
+import fingerprints
+import devices
 import records
 import seeds
 import utils
@@ -15,7 +20,7 @@ from test_utils import randomized
 
 
 def short(recipe, **change):
-    return utils.Recipe(**{**recipe.__dict__, "epochs": 2, **change})
+    return steps.Recipe(**{**recipe.__dict__, "epochs": 2, **change})
 
 
 # ------------------------------------------------------------------ packed copies
@@ -65,7 +70,7 @@ def test_the_packed_loop_learns_what_the_plain_loop_learns(quick_data, precise_b
     # comparison went unnoticed; without them its avx2 kernels differ in the last digit.
     recipe = short(RECIPES[7], bn_stats_images=precise_bn, clean_last_epochs=0,
                    augment=dataclasses.replace(RECIPES[7].augment, elastic=0.0),
-                   **{"average_decay": 0.0, "average_last_epochs": 0, **measured})
+                   **{"average_last_epochs": 0, **measured})
     alone = {seed: utils.fit(recipe, data, seed, progress=False, log=None) for seed in (3, 4)}
     (net,), (one,) = seeds.fit_packed(recipe, data, [3], progress=False, log=None)
     assert one.keys() == alone[3][1].keys()
@@ -93,11 +98,13 @@ def test_packed_accuracies_are_exact_count_ratios(quick_data):
     always_3[0].bias.data[3] = 1.0
     expected = 100.0 * (y == 3).sum().item() / len(y)
     assert utils.evaluate(always_3, x, y)[1] == expected
-    assert seeds.evaluate_packed(seeds.Copies([always_3, always_3]), x, y)[1] == [expected] * 2
+    packed = seeds.Copies([always_3, always_3])
+    assert utils.evaluate(packed, x, y, tally=seeds.CopiesTally(2))[1] == [expected] * 2
     generators = [torch.Generator().manual_seed(0)] * 2
     optimizer = torch.optim.SGD(always_3.parameters(), lr=0.0)
-    _, accs = seeds.train_packed_epoch(seeds.Copies([always_3, always_3]), x, y, optimizer,
-                                       batch_size=256, generators=generators, progress=False)
+    _, accs = utils.train_one_epoch(packed, seeds.PackedBatches(x, y, 256, generators), optimizer,
+                                    criterion=seeds.Copies.criterion, tally=seeds.CopiesTally(2),
+                                    progress=False)
     assert accs == [expected, expected]
 
 
@@ -135,44 +142,58 @@ def test_side_by_side_refuses_a_gpu():
 
 
 # ------------------------------------------------------------------ a recipe's record
-def test_the_default_way_is_the_one_measured_fastest_for_the_device(monkeypatch):
-    monkeypatch.delenv(seeds.HOW_ENV, raising=False)
-    assert seeds.default_how(torch.device("cpu")) == "one-after-another"
-    assert seeds.default_how(torch.device("cuda")) == "packed"
+def test_every_device_trains_seed_after_seed_through_the_loop_the_lesson_prints(monkeypatch):
+    monkeypatch.delenv(devices.HOW_ENV, raising=False)
+    assert devices.default_how() == "one-after-another"
 
 
 def test_mnist_how_overrides_the_default_and_a_wrong_value_is_named(monkeypatch):
     """How a re-recording repeats a record made another way (tools/run_notebook.py sets it)."""
-    monkeypatch.setenv(seeds.HOW_ENV, "packed")
-    assert seeds.default_how(torch.device("cpu")) == "packed"
-    monkeypatch.setenv(seeds.HOW_ENV, "at-once")
+    monkeypatch.setenv(devices.HOW_ENV, "packed")
+    assert devices.default_how() == "packed"
+    monkeypatch.setenv(devices.HOW_ENV, "at-once")
     with pytest.raises(ValueError, match=r"\$MNIST_HOW='at-once' is not a way to train seeds"):
-        seeds.default_how(torch.device("cpu"))
+        devices.default_how()
 
 
-@pytest.mark.parametrize("how", seeds.HOW)
+@pytest.mark.parametrize("how", devices.HOW)
 def test_run_recipe_records_how_the_seeds_were_trained(quick_data, tmp_path, how):
     data = tuple(t[:256] for t in quick_data)
-    results, net, _ = seeds.run_recipe(RECIPES[7], [5, 6], out=tmp_path, data=data, how=how,
+    results, net, _ = runner.run_recipe(RECIPES[7], [5, 6], out=tmp_path, data=data, how=how,
                                        progress=False, log=None)
     assert results["seeds_ran"] == how
     assert [r["seed"] for r in results["runs"]] == [5, 6]
     assert type(net) is RECIPES[7].model  # a standalone network, ready for plots
-    assert results["recipe_fingerprint"] == records.recipe_fingerprint(RECIPES[7])
+    assert results["recipe_fingerprint"] == fingerprints.recipe_fingerprint(RECIPES[7])
     assert records.read_results(records.results_path(7, tmp_path)) == results
 
 
 def test_a_validation_run_never_logs_or_records_its_accuracy_as_test_accuracy(quick_data,
                                                                               tmp_path):
-    data = tuple(t[:256] for t in quick_data)
+    splits = {False: quick_data, True: utils.load_mnist("cpu", quick=True, validation=True)}
     for validation, label, key in ((True, "| val loss", "val_acc"),
                                    (False, "| test loss", "test_acc")):
         lines = []
-        results, _, _ = seeds.run_recipe(RECIPES[7], [5], out=tmp_path, data=data, epochs=1,
+        data = tuple(t[:256] for t in splits[validation])
+        results, _, _ = runner.run_recipe(RECIPES[7], [5], out=tmp_path, data=data, epochs=1,
                                          validation=validation, progress=False, log=lines.append)
         assert results["eval_set"] == ("validation" if validation else "test")
         assert len(lines) == 1 and label in lines[0]
         assert key in results["runs"][0] and len(records.accuracies(results)[0]) == 1
+
+
+def test_what_was_measured_is_read_from_the_data_not_from_the_arguments(quick_data, tmp_path):
+    """A caller that loads the test set but asks for validation (or the other way round) is
+    refused before training: a results file's eval_set names the images it measured."""
+    data = tuple(t[:256] for t in quick_data)
+    assert runner.measured_split(data[2]) == "test"
+    validation = utils.load_mnist("cpu", quick=True, validation=True)
+    assert runner.measured_split(validation[2]) == "validation"
+    with pytest.raises(ValueError, match="holds the test set, but validation=True"):
+        runner.run_recipe(RECIPES[7], [5], out=tmp_path, data=data, validation=True,
+                          progress=False, log=None)
+    with pytest.raises(ValueError, match="neither MNIST's test set nor the validation split"):
+        runner.measured_split(data[0][:4])  # training images
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -182,13 +203,13 @@ def test_bad_arguments_are_refused_before_anything_is_loaded_or_written(tmp_path
                                                                         arguments, message):
     monkeypatch.setattr(utils, "load_mnist", lambda *a, **k: pytest.fail("loaded data"))
     with pytest.raises(ValueError, match=message):
-        seeds.run_recipe(RECIPES[2], [1], out=tmp_path, **arguments)
+        runner.run_recipe(RECIPES[2], [1], out=tmp_path, **arguments)
     assert not any(tmp_path.iterdir())
 
 
 def spy_on_opened_files(monkeypatch):
-    opened, read = [], utils._read_idx
-    monkeypatch.setattr(utils, "_read_idx", lambda path, offset: opened.append(path.name)
+    opened, read = [], mnist_files.read_idx
+    monkeypatch.setattr(mnist_files, "read_idx", lambda path, offset: opened.append(path.name)
                         or read(path, offset))
     return opened
 
@@ -200,7 +221,7 @@ def test_validation_runs_never_open_the_test_files(monkeypatch, tmp_path, capsys
     import train
 
     opened = spy_on_opened_files(monkeypatch)
-    results, _, _ = seeds.run_recipe(RECIPES[7], [1], out=tmp_path / "a", validation=True,
+    results, _, _ = runner.run_recipe(RECIPES[7], [1], out=tmp_path / "a", validation=True,
                                      progress=False, log=None)
     assert results["eval_set"] == "validation" and "val_acc" in results["runs"][0]
     assert train.main(["--step", "6", "--seed", "1", "--validation", "--no-progress",
@@ -211,5 +232,6 @@ def test_validation_runs_never_open_the_test_files(monkeypatch, tmp_path, capsys
     recorded = records.read_results(records.results_path(6, tmp_path / "tuning" /
                                                          "f28_clean_last4"))
     assert recorded["eval_set"] == "validation"
-    assert len(opened) == 3 * 2 and not [name for name in opened if name.startswith("t10k")]
+    assert opened.count("train-labels-idx1-ubyte") == 3  # three doors, each loaded its data
+    assert not [name for name in opened if name.startswith("t10k")]
     capsys.readouterr()

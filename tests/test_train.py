@@ -6,6 +6,7 @@ import sys
 import pytest
 import torch
 
+import mnist_files
 import records
 import train
 import utils
@@ -74,22 +75,22 @@ def test_quick_run_refuses_data_folder():
 
 def test_empty_data_folder_gives_one_clear_error(tmp_path):
     result = run_train("--step", "5", "--out", str(tmp_path / "out"),
-                       env={utils.DATA_ENV: str(tmp_path)})
+                       env={mnist_files.DATA_ENV: str(tmp_path)})
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert str(tmp_path / "MNIST" / "raw") in result.stderr and utils.DATA_ENV in result.stderr
+    assert str(tmp_path / "MNIST" / "raw") in result.stderr and mnist_files.DATA_ENV in result.stderr
     assert not (tmp_path / "out" / "results").exists()
 
 
 def test_truncated_file_is_named_by_the_runner(tmp_path):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in utils.MNIST_FILES:
-        (raw / name).symlink_to(utils.data_root() / "MNIST" / "raw" / name)
+    for name in mnist_files.MNIST_FILES:
+        (raw / name).symlink_to(mnist_files.data_root() / "MNIST" / "raw" / name)
     (raw / "train-images-idx3-ubyte").unlink()
     (raw / "train-images-idx3-ubyte").write_bytes(b"\0" * 1000)
     result = run_train("--step", "5", "--out", str(tmp_path / "out"),
-                       env={utils.DATA_ENV: str(tmp_path)})
+                       env={mnist_files.DATA_ENV: str(tmp_path)})
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "train-images-idx3-ubyte is damaged: 1000 bytes" in result.stderr
 

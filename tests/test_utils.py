@@ -9,6 +9,11 @@ import pytest
 import torch
 import torch.nn as nn
 
+import weight_average
+import steps
+import mnist_files
+import plots
+import devices
 import utils
 from steps import RECIPES
 
@@ -28,8 +33,8 @@ def test_quick_data_is_normalized_and_aligned(quick_data):
 
 
 def test_a_validation_split_never_opens_the_test_files(monkeypatch):
-    opened, read = [], utils._read_idx
-    monkeypatch.setattr(utils, "_read_idx", lambda path, offset: opened.append(path.name)
+    opened, read = [], mnist_files.read_idx
+    monkeypatch.setattr(mnist_files, "read_idx", lambda path, offset: opened.append(path.name)
                         or read(path, offset))
     utils.load_mnist("cpu", quick=True, validation=True)
     assert opened and not [name for name in opened if name.startswith("t10k")]
@@ -164,8 +169,8 @@ def test_a_few_steps_on_a_fixed_batch_lower_the_loss(quick_data):
     torch.manual_seed(0)
     model = RECIPES[5].model()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    losses = [utils.train_one_epoch(model, x, y, optimizer, batch_size=64, generator=None,
-                                    epoch=epoch, progress=False)[0] for epoch in range(1, 16)]
+    losses = [utils.train_one_epoch(model, utils.Batches(x, y, 64), optimizer, epoch=epoch,
+                                    progress=False)[0] for epoch in range(1, 16)]
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -187,14 +192,14 @@ def test_nan_loss_names_epoch_and_batch(quick_data):
     model = BreaksOnCall(bad_call=3)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     with pytest.raises(utils.TrainingDiverged, match=r"loss became nan in epoch 7, batch 3 of 4"):
-        utils.train_one_epoch(model, x, y, optimizer, batch_size=64,
-                              generator=torch.Generator().manual_seed(0), epoch=7, progress=False)
+        utils.train_one_epoch(model, utils.Batches(x, y, 64, torch.Generator().manual_seed(0)),
+                              optimizer, epoch=7, progress=False)
 
 
 def test_schedulers_step_per_batch_or_per_epoch(quick_data):
     data = tuple(t[:256] for t in quick_data)
     base = RECIPES[5]
-    onecycle = utils.Recipe(**{**base.__dict__, "epochs": 3})
+    onecycle = steps.Recipe(**{**base.__dict__, "epochs": 3})
     _, run = utils.fit(onecycle, data, 0, progress=False, log=None)
     peak = base.scheduler.keywords["max_lr"]
     assert run["lr"][0] == pytest.approx(peak / 10)  # OneCycle starts at max_lr / div_factor
@@ -209,14 +214,14 @@ def test_schedulers_step_per_batch_or_per_epoch(quick_data):
             schedule.step()
     assert run["lr"] == pytest.approx(expected, rel=1e-9)
     assert len(set(expected)) == 3
-    steplr = utils.Recipe(**{**RECIPES[4].__dict__, "epochs": 8})
+    steplr = steps.Recipe(**{**RECIPES[4].__dict__, "epochs": 8})
     _, run = utils.fit(steplr, data, 0, progress=False, log=None)
     assert run["lr"] == pytest.approx([0.05] * 6 + [0.01] * 2)
 
 
 def test_same_seed_same_history_other_seed_differs(quick_data):
     data = tuple(t[:512] for t in quick_data)
-    recipe = utils.Recipe(**{**RECIPES[5].__dict__, "epochs": 2})
+    recipe = steps.Recipe(**{**RECIPES[5].__dict__, "epochs": 2})
     runs = [utils.fit(recipe, data, seed, progress=False, log=None)[1] for seed in (7, 7, 8)]
     for run in runs:
         run.pop("wall_s")
@@ -228,12 +233,12 @@ def test_device_choice_prefers_a_gpu_and_can_be_overridden(monkeypatch):
     """As if a GPU were there (without one too): chosen by default, overridden by the argument
     or by $MNIST_DEVICE."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.delenv(utils.DEVICE_ENV, raising=False)
-    assert utils.get_device().type == "cuda"
-    assert utils.get_device("cpu").type == "cpu"
-    monkeypatch.setenv(utils.DEVICE_ENV, "cpu")
-    assert utils.get_device().type == "cpu"
-    assert utils.get_device("meta").type == "meta"  # the argument wins over the variable
+    monkeypatch.delenv(devices.DEVICE_ENV, raising=False)
+    assert devices.get_device().type == "cuda"
+    assert devices.get_device("cpu").type == "cpu"
+    monkeypatch.setenv(devices.DEVICE_ENV, "cpu")
+    assert devices.get_device().type == "cpu"
+    assert devices.get_device("meta").type == "meta"  # the argument wins over the variable
 
 
 # ------------------------------------------------------------------ teaching aids
@@ -244,7 +249,7 @@ def test_summary_leaves_model_and_rng_untouched():
     bn.running_mean.fill_(0.5)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     rng = torch.get_rng_state()
-    text = utils.model_summary(model)
+    text = plots.model_summary(model)
     assert "Total params: 7,752" in text and "Conv2d-1" in text and "[-1, 10, 26, 26]" in text
     assert model.training and bn.training
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
@@ -261,10 +266,10 @@ def test_rf_table_matches_hand_computed_values():
         nn.ReLU(),
         nn.AdaptiveAvgPool2d(1),         # 1, RF 20 + 3*4 = 32
     )
-    rows = utils.receptive_field_table(net)
+    rows = plots.receptive_field_rows(net)
     assert [(r["output"][-1], r["rf"], r["jump"]) for r in rows] == [
         (26, 3, 1), (13, 4, 2), (13, 8, 2), (9, 16, 2), (4, 20, 4), (1, 32, 4)]
-    assert "MaxPool2d" in utils.format_rf_table(rows)
+    assert "MaxPool2d" in plots.format_layer_table(rows)
 
 
 def test_plots_are_written(quick_data, tmp_path):
@@ -274,24 +279,24 @@ def test_plots_are_written(quick_data, tmp_path):
                          "train_acc": [90, 99], "test_acc": [91, 99.5]}]}
     preds = y.roll(1)
     paths = [tmp_path / f"{n}.png" for n in "abcd"]
-    utils.plot_history(results, paths[0])
-    utils.plot_samples(x, y, paths[1], augment=utils.Augment())
-    utils.plot_misclassified(x, y, preds, paths[2])
-    utils.plot_confusion(y, preds, paths[3])
+    plots.plot_history(results, paths[0])
+    plots.plot_samples(x, y, paths[1], augment=utils.Augment())
+    plots.plot_misclassified(x, y, preds, paths[2])
+    plots.plot_confusion(y, preds, paths[3])
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    cm = utils.confusion_matrix(y, preds)
+    cm = plots.confusion_matrix(y, preds)
     assert cm.sum() == 64 and cm.trace() == (preds == y).sum()
 
 
 # ------------------------------------------------------------------ data errors
 def test_missing_data_error_names_folder_and_variable(tmp_path, monkeypatch):
-    monkeypatch.setenv(utils.DATA_ENV, str(tmp_path))
-    monkeypatch.setattr(utils, "_download", lambda root: "download failed: URLError: no route")
-    with pytest.raises(utils.MnistDataError) as error:
+    monkeypatch.setenv(mnist_files.DATA_ENV, str(tmp_path))
+    monkeypatch.setattr(mnist_files, "_download", lambda root: "download failed: URLError: no route")
+    with pytest.raises(mnist_files.MnistDataError) as error:
         utils.load_mnist()
     message = str(error.value)
-    assert str(tmp_path / "MNIST" / "raw") in message and utils.DATA_ENV in message
+    assert str(tmp_path / "MNIST" / "raw") in message and mnist_files.DATA_ENV in message
     assert "download failed: URLError: no route" in message  # why, not only what is missing
 
 
@@ -299,16 +304,16 @@ def test_missing_data_error_names_folder_and_variable(tmp_path, monkeypatch):
 def data_copy(tmp_path, monkeypatch):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in utils.MNIST_FILES:
-        shutil.copy(utils.data_root() / "MNIST" / "raw" / name, raw / name)
-    monkeypatch.setenv(utils.DATA_ENV, str(tmp_path))
+    for name in mnist_files.MNIST_FILES:
+        shutil.copy(mnist_files.data_root() / "MNIST" / "raw" / name, raw / name)
+    monkeypatch.setenv(mnist_files.DATA_ENV, str(tmp_path))
     return raw
 
 
 def test_truncated_file_is_named(data_copy):
     path = data_copy / "t10k-labels-idx1-ubyte"
     path.write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(utils.MnistDataError, match=r"t10k-labels-idx1-ubyte is damaged: 5000"):
+    with pytest.raises(mnist_files.MnistDataError, match=r"t10k-labels-idx1-ubyte is damaged: 5000"):
         utils.load_mnist()
 
 
@@ -317,18 +322,18 @@ def test_corrupt_file_is_named(data_copy):
     data = bytearray(path.read_bytes())
     data[100] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(utils.MnistDataError, match=r"train-labels-idx1-ubyte is damaged: its md5"):
+    with pytest.raises(mnist_files.MnistDataError, match=r"train-labels-idx1-ubyte is damaged: its md5"):
         utils.load_mnist()
 
 
 def test_default_data_root_is_not_the_results_folder_on_a_case_insensitive_disk(monkeypatch):
     """On macOS/Windows ``data/`` and ``Data/`` are one folder: the MNIST download must not
     land in (or be) the recorded results, nor have .gitignore hide them."""
-    monkeypatch.delenv(utils.DATA_ENV, raising=False)
-    root = Path(str(utils.data_root()).casefold())
+    monkeypatch.delenv(mnist_files.DATA_ENV, raising=False)
+    root = Path(str(mnist_files.data_root()).casefold())
     results = Path(str((utils.REPO_ROOT / "Data").resolve()).casefold())
     assert root != results and results not in root.parents
-    assert utils.data_root().parent == utils.REPO_ROOT.resolve()  # still in the repo
+    assert mnist_files.data_root().parent == utils.REPO_ROOT.resolve()  # still in the repo
 
 
 # ------------------------------------------------------------------ precise BatchNorm
@@ -365,9 +370,9 @@ def test_recomputing_batchnorm_stats_changes_evaluation_not_training(quick_data)
     """Training normalizes with batch statistics, so precise BN leaves the training history
     alone; the recomputed statistics differ from the running ones, so evaluation changes."""
     data = tuple(t[:512] for t in quick_data)
-    plain = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 2, "bn_stats_images": 0,
+    plain = steps.Recipe(**{**RECIPES[7].__dict__, "epochs": 2, "bn_stats_images": 0,
                             "average_last_epochs": 0})
-    precise = utils.Recipe(**{**plain.__dict__, "bn_stats_images": 256})
+    precise = steps.Recipe(**{**plain.__dict__, "bn_stats_images": 256})
     net_a, run_a = utils.fit(plain, data, 1, progress=False, log=None)
     net_b, run_b = utils.fit(precise, data, 1, progress=False, log=None)
     assert run_a["train_loss"] == pytest.approx(run_b["train_loss"], rel=1e-5)
@@ -379,14 +384,14 @@ def test_recomputing_batchnorm_stats_changes_evaluation_not_training(quick_data)
 
 def test_the_last_epochs_train_on_unaugmented_images(quick_data, monkeypatch):
     data = tuple(t[:256] for t in quick_data)  # two batches of 128 per epoch
-    recipe = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 3, "bn_stats_images": 0,
+    recipe = steps.Recipe(**{**RECIPES[7].__dict__, "epochs": 3, "bn_stats_images": 0,
                              "clean_last_epochs": 0})
     calls, augment_batch = [], utils.augment_batch
     monkeypatch.setattr(utils, "augment_batch", lambda *a: calls.append(a) or augment_batch(*a))
 
     def train_losses(**change):
         calls.clear()
-        recipe_ = utils.Recipe(**{**recipe.__dict__, **change})
+        recipe_ = steps.Recipe(**{**recipe.__dict__, **change})
         return utils.fit(recipe_, data, 1, progress=False, log=None)[1]["train_loss"]
 
     augmented = train_losses()
@@ -400,25 +405,25 @@ def test_the_last_epochs_train_on_unaugmented_images(quick_data, monkeypatch):
 def test_the_weight_average_follows_the_weights_with_its_decay():
     net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
     nn.init.zeros_(net[0].weight)
-    average = utils.WeightAverage(net, decay=0.9)
+    average = weight_average.WeightAverage(net, decay=0.9)
     net[1].num_batches_tracked += 7
     for n in range(1, 121):
         with torch.no_grad():
             net[0].weight.fill_(1.0 if n <= 100 else 3.0)
-        average.update()
+        average.update_parameters(net)
     # Warm-up decays n / (9 + n) forget the zeros: after 100 updates the average is 1 to ~1e-8;
     # from update 81 on the decay is 0.9, so 20 updates at 3 leave 3 - 2 * 0.9 ** 20.
-    assert torch.allclose(average.net[0].weight, torch.full((2, 2), 3 - 2 * 0.9 ** 20))
-    assert average.net[1].num_batches_tracked == 7
+    assert torch.allclose(average.module[0].weight, torch.full((2, 2), 3 - 2 * 0.9 ** 20))
+    assert average.module[1].num_batches_tracked == 7
     assert net[0].weight.eq(3.0).all()  # the trained network is left alone
 
 
 def test_a_weight_average_changes_what_is_measured_not_the_training(quick_data):
     data = tuple(t[:256] for t in quick_data)
-    recipe = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 2, "average_decay": 0.0,
-                             "average_last_epochs": 0, "bn_stats_images": 10_000})  # precise BN
+    recipe = steps.Recipe(**{**RECIPES[7].__dict__, "epochs": 2, "average_last_epochs": 0,
+                             "bn_stats_images": 10_000})  # precise BN
     plain_model, plain = utils.fit(recipe, data, 1, progress=False, log=None)
-    averaged = utils.Recipe(**{**recipe.__dict__, "average_decay": 0.99})
+    averaged = weight_average.with_moving_average(recipe, 0.99)
     model, run = utils.fit(averaged, data, 1, progress=False, log=None)
     assert run["train_loss"] == plain["train_loss"] and run["train_acc"] == plain["train_acc"]
     assert run["test_loss"] != plain["test_loss"]
@@ -429,36 +434,35 @@ def test_a_weight_average_changes_what_is_measured_not_the_training(quick_data):
 
 def test_the_equal_average_is_the_mean_of_the_weights_it_was_updated_with():
     net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
-    average = utils.EqualAverage(net)
+    average = RECIPES[7].weight_average(net)  # torch's AveragedModel, as step 7 measures it
     for value in (1.0, 2.0, 6.0):
         with torch.no_grad():
             net[0].weight.fill_(value)
             net[1].running_mean.fill_(2 * value)
-        average.update()
-    assert torch.equal(average.net[0].weight, torch.full((2, 2), 3.0))
-    assert torch.equal(average.net[1].running_mean, torch.full((2,), 6.0))  # buffers too
+        average.update_parameters(net)
+    assert torch.equal(average.module[0].weight, torch.full((2, 2), 3.0))
+    assert torch.equal(average.module[1].running_mean, torch.full((2,), 6.0))  # buffers too
     assert net[0].weight.eq(6.0).all()  # the trained network is left alone
 
 
 def test_an_equal_average_over_the_last_epochs_measures_those_epochs_alone(quick_data):
     data = tuple(t[:256] for t in quick_data)
-    recipe = utils.Recipe(**{**RECIPES[7].__dict__, "epochs": 3, "average_decay": 0.0,
-                             "average_last_epochs": 0})
+    recipe = steps.Recipe(**{**RECIPES[7].__dict__, "epochs": 3, "average_last_epochs": 0})
     _, plain = utils.fit(recipe, data, 1, progress=False, log=None)
-    swa = utils.Recipe(**{**recipe.__dict__, "average_last_epochs": 2})
+    swa = steps.Recipe(**{**recipe.__dict__, "average_last_epochs": 2})
     assert [swa.averages_in(epoch, 3) for epoch in (1, 2, 3)] == [False, True, True]
     model, run = utils.fit(swa, data, 1, progress=False, log=None)
     assert run["train_loss"] == plain["train_loss"]  # the same training
     assert run["test_loss"][0] == plain["test_loss"][0]  # epoch 1 measures the trained network
     assert run["test_loss"][1:] != plain["test_loss"][1:]  # epochs 2-3 measure the average
     assert utils.evaluate(model, *data[2:])[0] == pytest.approx(run["test_loss"][-1], rel=1e-4)
-    both = utils.Recipe(**{**swa.__dict__, "average_decay": 0.99})
+    both = weight_average.with_moving_average(swa, 0.99)
     with pytest.raises(ValueError, match="not both"):
         utils.fit(both, data, 1, progress=False, log=None)
 
 
 def test_a_ramp_down_weakens_the_augmentation_before_the_clean_epochs():
-    recipe = utils.Recipe(**{**RECIPES[5].__dict__, "ramp_down_epochs": 3,
+    recipe = steps.Recipe(**{**RECIPES[5].__dict__, "ramp_down_epochs": 3,
                              "augment": dataclasses.replace(RECIPES[5].augment, elastic=30.0)})
     full = recipe.augment
     augments = [recipe.augment_in(epoch, 15) for epoch in range(1, 16)]
@@ -483,11 +487,11 @@ def test_the_moving_average_warms_up_where_torchs_averaged_model_would_copy():
 
     net = nn.Linear(2, 2)
     nn.init.zeros_(net.weight)
-    ours = utils.WeightAverage(net, decay=0.999)
+    ours = weight_average.WeightAverage(net, decay=0.999)
     torchs = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(0.999), use_buffers=True)
     with torch.no_grad():
         net.weight.fill_(1.0)
-    ours.update()
+    ours.update_parameters(net)
     torchs.update_parameters(net)
     assert torch.equal(torchs.module.weight, net.weight)
-    assert torch.allclose(ours.net.weight, torch.full((2, 2), 0.9))
+    assert torch.allclose(ours.module.weight, torch.full((2, 2), 0.9))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch.nn as nn
 
 import design_search
+import plots
 import records
 import utils
 from steps import RECIPES
@@ -54,8 +55,8 @@ def without_layer(step: int, index: int) -> str:
     net = RECIPES[step].model()
     removed = net.features[index]
     net.features = nn.Sequential(*[m for i, m in enumerate(net.features) if i != index])
-    rows = utils.receptive_field_table(net)
-    before = utils.receptive_field_table(RECIPES[step].model())
+    rows = plots.receptive_field_rows(net)
+    before = plots.receptive_field_rows(RECIPES[step].model())
     last = rows[-1]
     shape = "x".join(str(v) for v in last["output"])
     return (f"Without `features.{index}` ({type(removed).__name__}) the jump never doubles: the "

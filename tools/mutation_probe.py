@@ -84,22 +84,17 @@ MUTATIONS = {
         ["tests/test_results.py"]),
     "validation-reads-test": (
         "a validation run that measures the test set",
-        [("src/seeds.py", "data = utils.load_mnist(device, validation=validation)",
+        [("src/runner.py", "data = utils.load_mnist(device, validation=validation)",
           "data = utils.load_mnist(device, validation=False)")],
         ["tests/test_seeds.py"]),
     "onecycle-per-epoch": (
         "OneCycle stepped once per epoch instead of once per batch",
-        [("src/utils.py", "batch_scheduler=scheduler if recipe.scheduler_per_batch else None",
-          "batch_scheduler=None"),
-         ("src/utils.py", "        if scheduler is not None and not recipe.scheduler_per_batch:\n"
-                          "            scheduler.step()\n        if recipe.bn_stats_images:\n"
-                          "            recompute_batchnorm_stats(measured",
-          "        if scheduler is not None:\n            scheduler.step()\n"
-          "        if recipe.bn_stats_images:\n            recompute_batchnorm_stats(measured")],
+        [("src/utils.py", "per_batch = scheduler if recipe.scheduler_per_batch else None",
+          "per_batch = None")],
         ["tests/test_utils.py"]),
     "device-override-ignored": (
         "$MNIST_DEVICE ignored",
-        [("src/utils.py", "name = name or os.environ.get(DEVICE_ENV)", "name = name")],
+        [("src/devices.py", "name = name or os.environ.get(DEVICE_ENV)", "name = name")],
         ["tests/test_utils.py"]),
     "help-flag-hidden": (
         "a flag of train.py missing from --help",
@@ -112,7 +107,7 @@ MUTATIONS = {
         ["tests/test_notebooks.py"]),
     "bad-input-writes": (
         "bad arguments checked only after files are written",
-        [("src/seeds.py", "    check_run_arguments(epochs, how, workers)\n", ""),
+        [("src/runner.py", "    many_seeds.check_run_arguments(epochs, how, workers)\n", ""),
          ("src/train.py", "        many_seeds.check_run_arguments(", "        (lambda *a: 0)(")],
         ["tests/test_train.py", "tests/test_seeds.py"]),
     "recipe-changed": (

@@ -10,13 +10,30 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+import design_search  # noqa: E402
+import noise  # noqa: E402
+import plots  # noqa: E402
 import records  # noqa: E402
+import steps  # noqa: E402
 import utils  # noqa: E402
 
 TARGET, LAST = records.TARGET, records.LAST
 
 
-def results_table_markdown(results_dir: Path | None = None, last: int = 4) -> str:
+def verdict(results: dict, target: float = TARGET) -> str:
+    """``**3 of 5 seeds** hold 99.40 % ...; worst seed 99.27 % (seed 2), missed by 0.13 points``."""
+    met, seeds, worst = records.held(results, target)
+    s = records.summarize_runs(results)
+    worst_seed = s["seeds"][s["last_min"].index(worst)]
+    text = (f"**{met} of {seeds} seed{'s' if seeds > 1 else ''}** hold{'s' if seeds == 1 else ''}"
+            f" {target:.2f} % in each of the last {LAST} epochs; worst seed {worst:.2f} %"
+            f"{f' (seed {worst_seed})' if seeds > 1 else ''}")
+    if met < seeds:
+        text += f", **missed by {target - worst:.2f} points**"
+    return text
+
+
+def results_table_markdown(results_dir: Path | None = None, last: int = LAST) -> str:
     """The README's results table, built from every ``step<N>.json`` in ``results_dir``."""
     results_dir = Path(results_dir or records.REPO_ROOT / "Data" / "results")
     paths = sorted(results_dir.glob("step*.json"), key=lambda p: int(p.stem[4:]))
@@ -77,11 +94,36 @@ def step_results(step: int, folder: Path = records.RECORDED) -> str:
                   f"{s['last_min_std']:.2f} %**."]
     if r["role"] in records.BUDGETS:
         lines.append(f"- Target (under {records.BUDGETS[r['role']]:,} parameters, {TARGET:.2f} % in each "
-                     f"of the last {LAST} of at most 15 epochs, every seed): {records.verdict(r)}.")
+                     f"of the last {LAST} of at most 15 epochs, every seed): {verdict(r)}.")
     elif len(minutes) > 1:
         lines.append(f"- Criterion ({TARGET:.2f} % in each of the last {LAST} epochs, every "
-                     f"seed): {records.verdict(r)}.")
+                     f"seed): {verdict(r)}.")
+    lines.append(f"- {test_looks_line(step)}")
     return "\n".join(lines + odds_elsewhere(step))
+
+
+def noise_block() -> str:
+    """The noise a difference of seeds must beat, from the validation records of the steps'
+    own recipes: each record's spread over seeds, the pooled spread, the standard error of a
+    mean of n seeds, the smallest difference two means of n seeds each resolve, the machine
+    drift, and what one image is worth."""
+    rows = ["| Step | Record (validation split) | Seeds | Spread of a seed's low (sd, points) |",
+            "|---:|---|---:|---:|"]
+    rows += [f"| {step} | `{name}` | {n} | {sd:.3f} |" for step, name, n, sd in
+             noise.recipe_spreads()]
+    sd = noise.series_spread()
+    counts = (5, 10, 20)
+    errors = ", ".join(f"{n} seeds {noise.standard_error(sd, n):.3f}" for n in counts)
+    resolved = ", ".join(f"{n} seeds each {noise.resolution(sd, n):.2f}" for n in counts)
+    drift = records.machine_difference(5)
+    return "\n".join(rows + [
+        "", f"- Pooled over these records, one seed's lowest accuracy of the last {LAST} epochs "
+        f"spreads by **{sd:.3f} points** (standard deviation).",
+        f"- The standard error of a mean of n seeds is that over the square root of n: {errors}.",
+        f"- Two means differ beyond the noise past {noise.RESOLVING_ERRORS} standard errors of "
+        f"their difference. The smallest difference they can resolve: {resolved} points.",
+        f"- {noise.POINTS_PER_IMAGE:.2f} points is one image of the 10,000 measured.",
+        f"- Another machine moves the same seed too. {drift}"])
 
 
 def odds_elsewhere(step: int) -> list[str]:
@@ -92,11 +134,11 @@ def odds_elsewhere(step: int) -> list[str]:
         return []
     room = ""
     if runs[0]["role"] == "final":  # the step that asks for room above the line
-        met, seeds, _ = records.held(runs[0], records.ROOM_TARGET)
+        met, seeds, _ = records.held(runs[0], design_search.ROOM_TARGET)
         room = (f"; {met} of {seeds} hold the room step {step} asks for "
-                f"({records.ROOM_TARGET:.2f} %)")
+                f"({design_search.ROOM_TARGET:.2f} %)")
     lines = [f"- On the validation split (the same layers and recipe, recorded by the design "
-             f"search as `{records.VALIDATION_RECORDS[step][0]}`): {records.verdict(runs[0])}"
+             f"search as `{records.VALIDATION_RECORDS[step][0]}`): {verdict(runs[0])}"
              f"{room}."]
     if difference := records.machine_difference(step):
         lines.append(f"- On another machine a seed trains to other numbers. {difference} No GPU "
@@ -110,7 +152,55 @@ def headline(step: int) -> str:
     """The README's one-line verdict on a step that answers the exercise (or its frontier)."""
     r = records.read_results(records.results_path(step, records.RECORDED))
     return (f"**Headline, step {step}** (`{r['model_class']}`, {r['params']:,} parameters, "
-            f"{r['epochs']} epochs, {len(r['runs'])} seeds): {records.verdict(r)}.")
+            f"{r['epochs']} epochs, {len(r['runs'])} seeds): {verdict(r)}. "
+            f"{test_looks_line(step)}")
+
+
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+            "ninth", "tenth")
+
+
+def test_looks(step: int, folder: Path = records.RECORDED / "results") -> list[Path]:
+    """Every test record of the step's budget, oldest first: each full test-set run of a recipe
+    in the step's role (under its budget, for the exercise's two budgets), or of the step itself
+    for the other steps. Each one was a look at the test set; one that repeats another's runs
+    (a candidate re-recorded as the step) is the same look."""
+    own = records.read_results(records.results_path(step, records.RECORDED))
+    budget = records.BUDGETS.get(own["role"])
+    looks = []
+    for r, path in exercise_records(folder):
+        if budget is not None:
+            counts = r["role"] == own["role"] and r["params"] < budget
+        else:
+            counts = r["step"] == step and r["role"] == own["role"]
+        if counts and not any(records.same_runs(r, seen) for seen, _ in looks):
+            looks.append((r, path))
+    return [path for _, path in sorted(looks, key=lambda entry: entry[0]["created"])]
+
+
+def test_looks_table() -> str:
+    """Every step's test records, oldest first: the looks at the test set, per budget."""
+    lines = ["| Step | Test records of its budget, oldest first | Looks |", "|---:|---|---:|"]
+    for step in sorted(int(p.stem[4:]) for p in (records.RECORDED / "results").glob("step*.json")):
+        looks = test_looks(step)
+        files = ", ".join(f"`{path.relative_to(records.REPO_ROOT)}`" for path in looks)
+        lines.append(f"| {step} | {files} | {len(looks)} |")
+    return "\n".join(lines)
+
+
+def test_looks_line(step: int) -> str:
+    """How many test records the step's budget has had, and which one the headline is."""
+    looks = test_looks(step)
+    own = records.results_path(step, records.RECORDED).resolve()
+    at = [path.resolve() for path in looks].index(own)
+    role = records.read_results(own)["role"]
+    budget = records.BUDGETS.get(role)
+    whose = (f"a recipe under {budget:,} parameters" if budget else f"step {step}")
+    if len(looks) == 1:
+        return f"This is the only test record of {whose}: the test set was looked at once."
+    return (f"This is the {ORDINALS[at]} of {len(looks)} test records of {whose}; each earlier "
+            "one was followed by more search on the validation split, so the test set has been "
+            f"looked at {len(looks)} times (docs/noise.md).")
 
 
 def exercise_records(folder: Path = records.RECORDED / "results"):
@@ -178,7 +268,7 @@ def _recipe_change(field: str, value) -> str:
         return f"precise BN ({value:,} images)" if value else "no precise BN"
     if field == "seeds":
         return f"{len(value)} seed{'s' if len(value) > 1 else ''}"
-    return f"{field.replace('_', ' ')}: {utils.describe(value)}"
+    return f"{field.replace('_', ' ')}: {steps.describe(value)}"
 
 
 def step_changes_table() -> str:
@@ -200,8 +290,8 @@ def step_changes_table() -> str:
             _recipe_change(field.name, getattr(recipe, field.name))
             for field in dataclasses.fields(recipe)
             if field.name not in ("step", "title", "role", "model", "scheduler_per_batch")
-            and utils.describe(getattr(before, field.name)) !=
-            utils.describe(getattr(recipe, field.name))]
+            and steps.describe(getattr(before, field.name)) !=
+            steps.describe(getattr(recipe, field.name))]
         if before is None:
             changed = [f"{recipe.epochs} epochs, batch {recipe.batch_size}",
                        _recipe_change("optimizer", recipe.optimizer)]
@@ -222,7 +312,7 @@ def receptive_field_worked(step: int) -> str:
     field (RF) and the jump, with the rule's numbers filled in (README's glossary, step 2)."""
     from steps import RECIPES
 
-    rows = utils.receptive_field_table(RECIPES[step].model())
+    rows = plots.receptive_field_rows(RECIPES[step].model())
     lines = ["| Layer | Type | Output (C x H x W) | RF = RF before + (k - 1) x jump before | "
              "Jump after |", "|---|---|---|---|---:|"]
     rf, jump = 1, 1

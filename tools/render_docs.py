@@ -25,6 +25,7 @@ import missed_digits  # noqa: E402
 import pages  # noqa: E402
 import pipeline_speed  # noqa: E402
 import precise_bn  # noqa: E402
+import plots  # noqa: E402
 import records  # noqa: E402
 import seeds_at_once  # noqa: E402
 from jupytext.cli import jupytext as jupytext_cli  # noqa: E402
@@ -53,6 +54,10 @@ GENERATORS = {
     "round-4-verdict": design_search.round_4_verdict,
     "round-4-expectations": design_search.round_4_expectations,
     "round-4-table": design_search.round_4_table,
+    "round-5-rule": design_search.round_5_rule,
+    "earlier-choices": design_search.earlier_choices_table,
+    "noise-block": pages.noise_block,
+    "test-looks": pages.test_looks_table,
     "round-5-expectations": design_search.round_5_expectations,
     "round-5-table": design_search.round_5_table,
     "ablation-table": design_search.ablation_table,
@@ -80,8 +85,8 @@ def timing_of(path: str) -> str:
 ARGUMENT_GENERATORS = {
     "results-of": lambda path: code_block(records.format_results(
         records.read_results(ROOT / path))),
-    "verdict-of": lambda path: records.verdict(records.read_results(ROOT / path)) + ".",
-    "room-verdict-of": lambda path: records.verdict(records.read_results(ROOT / path),
+    "verdict-of": lambda path: pages.verdict(records.read_results(ROOT / path)) + ".",
+    "room-verdict-of": lambda path: pages.verdict(records.read_results(ROOT / path),
                                                     design_search.ROOM_TARGET) + ".",
     "precise-bn": lambda path: code_block(precise_bn.summary(
         json.loads((ROOT / path).read_text()))),
@@ -94,6 +99,10 @@ ARGUMENT_GENERATORS = {
     "answer": lambda name: exercises.ANSWERS[name](),
     "round-4-expectations": design_search.round_4_expectations,  # the levers on this reference
     "round-4-table": design_search.round_4_table,
+    "round-5-rule": design_search.round_5_rule,
+    "earlier-choices": design_search.earlier_choices_table,
+    "noise-block": pages.noise_block,
+    "test-looks": pages.test_looks_table,
     "round-5-expectations": design_search.round_5_expectations,
     "round-5-table": design_search.round_5_table,
     "ablation-table": design_search.ablation_table,  # the full recipes whose ablation it shows
@@ -154,7 +163,7 @@ def main() -> int:
                         ["--update", "--to", "ipynb", "--quiet", str(path)]):
                     raise RuntimeError(f"jupytext could not update {path.with_suffix('.ipynb')}")
     if not args.check:
-        records.plot_overview()
+        plots.plot_overview()
         frontier = ROLE_STEP["frontier"]
         design_search.plot_pareto(records.plot_path(frontier, "pareto", records.RECORDED))
         design_search.plot_one_recipe(records.RECORDED / "plots" / "network_or_recipe.png")

@@ -91,9 +91,10 @@ def main():
         os.environ["MNIST_RECORD"] = "1"  # the notebook's kernel inherits it
     if not args.tidy_only:
         sys.path.insert(0, str(RESULTS.parents[1] / "src"))
+        import devices
         import utils
 
-        device_type = utils.get_device().type
+        device_type = devices.get_device().type
         refusals = [r for r in (device_refusal(path, device_type) for path in args.notebooks) if r]
         if refusals:
             sys.exit("error: " + "\nerror: ".join(refusals))
