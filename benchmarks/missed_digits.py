@@ -23,8 +23,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import design_search  # noqa: E402
-import runner  # noqa: E402
+import plots  # noqa: E402
 import records  # noqa: E402
+import runner  # noqa: E402
 import seeds as many_seeds  # noqa: E402
 import utils  # noqa: E402
 
@@ -38,7 +39,7 @@ def predictions_kept():
 
     def keeping(model, x, y, *args, **kwargs):
         result = evaluate(model, x, y, *args, **kwargs)
-        kept.append(utils.predict(model, x).cpu())
+        kept.append(plots.predict(model, x).cpu())
         return result
 
     utils.evaluate = keeping

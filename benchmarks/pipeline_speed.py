@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-import mnist_files  # noqa: E402
 import devices  # noqa: E402
+import mnist_files  # noqa: E402
 import records  # noqa: E402
 import utils  # noqa: E402
 from steps import RECIPES  # noqa: E402

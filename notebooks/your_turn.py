@@ -58,8 +58,8 @@ sys.path.insert(0, str(root / "src"))
 # %%
 import torch.nn as nn
 
-import judge
 import devices
+import judge
 import records
 import utils
 from model import conv_block

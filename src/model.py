@@ -10,7 +10,8 @@ import torch.nn as nn
 
 def conv_block(c_in, c_out, kernel=3, padding=0, bn=False, dropout=0.0, bn_before_relu=False):
     """Conv -> ReLU (-> BatchNorm -> Dropout). With BatchNorm the conv needs no bias.
-    ``bn_before_relu``: Conv -> BatchNorm -> ReLU instead, the other common order."""
+    ``bn_before_relu`` (no step uses it; a search's candidates do): Conv -> BatchNorm -> ReLU
+    instead, the other common order."""
     layers = [nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=not bn), nn.ReLU()]
     if bn:
         layers.insert(1 if bn_before_relu else 2, nn.BatchNorm2d(c_out))
@@ -23,7 +24,8 @@ def separable_block(c_in, c_out, dropout=0.0, padding=0, relu_after_depthwise=Fa
     """Depthwise-separable 3x3: a 3x3 filter per channel, then a 1x1 that mixes channels ->
     ReLU -> BatchNorm (-> Dropout). Costs 9*c_in + c_in*c_out weights instead of 9*c_in*c_out:
     1/9 + 1/c_out of a full 3x3 conv (about a seventh at 30 channels).
-    ``relu_after_depthwise``: ReLU and BatchNorm after the depthwise conv too (MobileNet's)."""
+    ``relu_after_depthwise`` (no step uses it; a search's candidates do): ReLU and BatchNorm
+    after the depthwise conv too (MobileNet's)."""
     depthwise = [nn.Conv2d(c_in, c_in, 3, padding=padding, groups=c_in, bias=False)]
     if relu_after_depthwise:
         depthwise += [nn.ReLU(), nn.BatchNorm2d(c_in)]

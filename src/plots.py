@@ -204,10 +204,17 @@ def plot_confusion(y, preds, path: Path):
     return save_figure(fig, path)
 
 
+@torch.no_grad()
+def predict(model, x, batch_size: int = 2048) -> torch.Tensor:
+    """The predicted digit of every image in ``x``, in eval mode."""
+    model.eval()
+    return torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+
+
 def save_step_plots(results: dict, model, test_x, test_y, out: Path) -> dict:
     """The per-step figures: curves for every seed, and the last model's errors."""
     step = results["step"]
-    preds = utils.predict(model, test_x)
+    preds = predict(model, test_x)
     return {
         "curves": plot_history(results, records.plot_path(step, "curves", out)),
         "misclassified": plot_misclassified(test_x, test_y, preds,

@@ -146,7 +146,7 @@ class Augment:
     elastic: float = 0.0
     elastic_sigma: float = 4.0
 
-    def __repr__(self):  # the elastic fields only when set: older records keep their repr
+    def __repr__(self):  # the elastic fields only when set (recorded fingerprints hash this)
         affine = f"Augment(degrees={self.degrees!r}, translate={self.translate!r}, " \
                  f"scale={self.scale!r}"
         if not self.elastic:
@@ -248,13 +248,6 @@ def evaluate(model, x, y, batch_size: int = 2048, tally=None):
     for xb, yb in iterate_batches(x, y, batch_size):
         tally.add(model(xb), yb)
     return tally.result()
-
-
-@torch.no_grad()
-def predict(model, x, batch_size: int = 2048) -> torch.Tensor:
-    """The predicted digit of every image in ``x``, in eval mode."""
-    model.eval()
-    return torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
 
 
 class Tally:

@@ -497,6 +497,7 @@ def test_the_wider_transition_is_the_fourth_rounds_choice():
         holding(full, design_search.ROOM_TARGET) + 1
 
 
+@pytest.mark.usefixtures("records_torch")
 def test_step5s_test_record_with_the_fourth_rounds_choice():
     on_page("step5_room.md", "On the test set every seed holds the room target in each of its "
             "last 4 epochs: the issue's goal for step 5, the room target on each of 5 "
@@ -622,6 +623,7 @@ def test_what_step5s_second_ablation_says():
     assert [r["train_loss"] for r in no_bn["runs"]] == [r["train_loss"] for r in full["runs"]]
 
 
+@pytest.mark.usefixtures("records_torch")
 def test_the_old_kernels_hash_did_not_tell_the_fourth_rounds_machine_from_the_ablations():
     on_page("step5_ablation.md", "Its first run, `b4_no_precise_bn` seed 1 (kept in "
             "`Data/tuning/kernels_check/step5.json`), should have trained exactly as "

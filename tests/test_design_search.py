@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import design_search
-import fingerprints
 import devices
+import fingerprints
 import records
 import runner
 import seeds as many_seeds
@@ -73,6 +73,7 @@ RECORDED = sorted({(name, path) for name in design_search.CANDIDATES
                                                      folder / name)] if path.exists()})
 
 
+@pytest.mark.usefixtures("records_torch")
 @pytest.mark.parametrize("name, path", RECORDED, ids=[str(p.relative_to(utils.REPO_ROOT))
                                                       for _, p in RECORDED])
 def test_every_recorded_candidate_still_trains_what_its_record_measured(name, path):
@@ -86,6 +87,7 @@ def test_every_recorded_candidate_still_trains_what_its_record_measured(name, pa
     assert recorded["params"] == utils.count_parameters(recipe.model())
 
 
+@pytest.mark.usefixtures("records_torch")
 def test_step5_trains_the_recipe_its_search_for_room_chose_and_keeps_the_ones_it_replaced():
     """docs/step5_room.md's fourth round names its choice: RECIPES[5] trains exactly it, on
     Step5Net, which builds the candidate's layers in the candidate's order (so a seed of step 5

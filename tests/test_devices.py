@@ -14,11 +14,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 import design_search
-import runner
-import fingerprints
 import devices
+import fingerprints
 import records
 import run_notebook
+import runner
 import seeds as many_seeds
 import utils
 from steps import RECIPES

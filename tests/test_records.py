@@ -194,6 +194,7 @@ def test_the_machines_difference_is_read_from_two_validation_records():
     assert records.machine_difference(1) == ""
 
 
+@pytest.mark.usefixtures("records_torch")
 def test_a_validation_run_is_compared_with_a_validation_record_of_the_same_recipe():
     import design_search
     from steps import RECIPES

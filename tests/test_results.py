@@ -20,6 +20,7 @@ def recorded(step):
     return records.read_results(records.results_path(step, utils.REPO_ROOT / "Data"))
 
 
+@pytest.mark.usefixtures("records_torch")
 @pytest.mark.parametrize("step", sorted(RECIPES))
 def test_each_step_has_a_full_run_matching_its_recipe(step):
     results, recipe = recorded(step), RECIPES[step]

@@ -7,13 +7,13 @@ import pytest
 import torch
 import torch.nn as nn
 
-import steps
-import mnist_files
-import runner
-import fingerprints
 import devices
+import fingerprints
+import mnist_files
 import records
+import runner
 import seeds
+import steps
 import utils
 from steps import RECIPES
 from test_utils import randomized

@@ -1,7 +1,7 @@
 """The student's engine on small inputs: data, augmentation, the loop, determinism, what is
 measured (precise BN, weight average), summary, RF, plots."""
-import dataclasses
 import copy
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -9,12 +9,12 @@ import pytest
 import torch
 import torch.nn as nn
 
-import weight_average
-import steps
+import devices
 import mnist_files
 import plots
-import devices
+import steps
 import utils
+import weight_average
 from steps import RECIPES
 
 

@@ -120,6 +120,75 @@ MUTATIONS = {
         [("benchmarks/design_search.py", "model=sep_second(12, 16, 36, 3))",
           "model=sep_second(12, 16, 35, 3))")],
         ["tests/test_design_search.py"]),
+    # Plausible one-line bugs in src/ (issue 51): each must meet a red test.
+    "augment-shift-halved": (
+        "the augmentation's shift half of what the recipe says",
+        [("src/utils.py", "shift = u[:, 2:] * aug.translate * 2", "shift = u[:, 2:] * aug.translate")],
+        ["tests/test_checks.py::test_the_augmentation_moves_images_as_far_as_the_recipe_says",
+         "tests/test_checks.py::test_a_short_run_repeats_within_what_kernel_sets_differ_by"]),
+    "elastic-dropped": (
+        "the elastic distortion asked for and not applied",
+        [("src/utils.py", "    if aug.elastic:\n        grid = grid +",
+          "    if False:\n        grid = grid +")],
+        ["tests/test_utils.py"]),
+    "frozen-weights-uncounted": (
+        "frozen weights left out of the budget",
+        [("src/utils.py", "return sum(p.numel() for p in model.parameters())",
+          "return sum(p.numel() for p in model.parameters() if p.requires_grad)")],
+        ["tests/test_checks.py::test_frozen_weights_count_against_the_budget"]),
+    "buffers-allowed": (
+        "weights hidden in buffers pass the judge",
+        [("src/judge.py", "    if hidden:\n", "    if False:\n")],
+        ["tests/test_checks.py::test_weights_hidden_in_a_buffer_are_refused_in_one_sentence"]),
+    "clean-epochs-ignored": (
+        "the last epochs augmented, though the recipe keeps them clean",
+        [("src/utils.py", "batches(augment=recipe.augment_in(epoch, epochs))",
+          "batches(augment=recipe.augment)")],
+        ["tests/test_utils.py", "tests/test_checks.py"]),
+    "judge-measures-test": (
+        "the judge loads the test set while its run says validation",
+        [("src/judge.py", "data = data or utils.load_mnist(device, validation=not test_set)",
+          "data = data or utils.load_mnist(device, validation=False)")],
+        ["tests/test_judge.py"]),
+    "split-label-trusted": (
+        "a results file's eval_set taken from the arguments, not the data",
+        [("src/runner.py", '"eval_set": measured_split(data[2])',
+          '"eval_set": "test" if data[2] is None else "validation" if validation else "test"'),
+         ("src/runner.py", "results = results_header(header_recipe, data, epochs, how, workers)",
+          "results = results_header(header_recipe, data, epochs, how, workers, validation)"),
+         ("src/runner.py", "def results_header(recipe, data, epochs: int, how: str, workers: int)",
+          "def results_header(recipe, data, epochs: int, how: str, workers: int, validation=False)")],
+        ["tests/test_seeds.py"]),
+    "seed-ignored": (
+        "every seed draws the same initial weights",
+        [("src/utils.py", "    torch.manual_seed(seed)\n    torch.cuda", "    torch.manual_seed(0)\n    torch.cuda")],
+        ["tests/test_utils.py"]),
+    "precise-bn-skipped": (
+        "precise BN asked for and not done",
+        [("src/utils.py", "        if recipe.bn_stats_images:\n            recompute",
+          "        if False:\n            recompute")],
+        ["tests/test_utils.py"]),
+    "average-not-measured": (
+        "step 7 measured on the trained weights, not their average",
+        [("src/utils.py", "measured = average.module if averaging else net", "measured = net")],
+        ["tests/test_utils.py"]),
+    "rule-last-3": (
+        "the exercise's rule judges the last 3 epochs",
+        [("src/records.py", "TARGET, LAST = 99.40, 4", "TARGET, LAST = 99.40, 3")],
+        ["tests/test_records.py", "tests/test_results.py"]),
+    "rule-strict": (
+        "a seed exactly on the line said to miss it",
+        [("src/records.py", "return lowest >= target - 1e-9", "return lowest > target")],
+        ["tests/test_judge.py"]),
+    "cli-model-step-dropped": (
+        "train.py --model ignores --step (the frontier challenge trains step 5's recipe)",
+        [("src/train.py", "step = int(args.step) if args.step else judge.FINAL_STEP",
+          "step = judge.FINAL_STEP")],
+        ["tests/test_checks.py::test_model_with_step_budget_and_test_trains_that_recipe_on_that_set"]),
+    "cli-model-test-dropped": (
+        "train.py --model ignores --test",
+        [("src/train.py", "test_set=args.test,", "test_set=False,")],
+        ["tests/test_checks.py::test_model_with_step_budget_and_test_trains_that_recipe_on_that_set"]),
     "bit-exact-across-kernels": (
         "a packed copy compared with the plain loop to the last digit, which only some CPUs hold",
         [("tests/test_seeds.py", "assert one[key] == pytest.approx(alone[3][1][key], **ONE_COPY)",
@@ -164,7 +233,7 @@ def apply(tree: Path, edits) -> None:
 
 
 def probe(name: str) -> tuple[bool, float]:
-    """Apply mutation ``name`` to a fresh copy and run its tests; True if they failed."""
+    """Apply mutation ``name`` to a fresh copy and run its tests; True if a test failed."""
     _, edits, tests = MUTATIONS[name]
     with tempfile.TemporaryDirectory(prefix=f"probe_{name}_") as folder:
         tree = Path(folder)
@@ -173,7 +242,9 @@ def probe(name: str) -> tuple[bool, float]:
         start = time.perf_counter()
         result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", *tests],
                                 cwd=tree, capture_output=True, text=True, env=os.environ)
-        return result.returncode != 0, time.perf_counter() - start
+        # caught only by a test that failed (exit 1): not by a collection or usage error, a
+        # missing data set or no tests at all (exits 2-5), which would hide a hole
+        return result.returncode == 1, time.perf_counter() - start
 
 
 def main() -> int:

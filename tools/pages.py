@@ -98,7 +98,7 @@ def step_results(step: int, folder: Path = records.RECORDED) -> str:
     elif len(minutes) > 1:
         lines.append(f"- Criterion ({TARGET:.2f} % in each of the last {LAST} epochs, every "
                      f"seed): {verdict(r)}.")
-    lines.append(f"- {test_looks_line(step)}")
+    lines[-1 if r["role"] in records.BUDGETS else 0] += f" {test_looks_line(step)}"
     return "\n".join(lines + odds_elsewhere(step))
 
 
@@ -197,10 +197,9 @@ def test_looks_line(step: int) -> str:
     budget = records.BUDGETS.get(role)
     whose = (f"a recipe under {budget:,} parameters" if budget else f"step {step}")
     if len(looks) == 1:
-        return f"This is the only test record of {whose}: the test set was looked at once."
-    return (f"This is the {ORDINALS[at]} of {len(looks)} test records of {whose}; each earlier "
-            "one was followed by more search on the validation split, so the test set has been "
-            f"looked at {len(looks)} times (docs/noise.md).")
+        return f"The only test record of {whose}: one look at the test set."
+    return (f"The {ORDINALS[at]} of {len(looks)} test records of {whose}: each earlier one was "
+            "followed by more search on the validation split (docs/noise.md).")
 
 
 def exercise_records(folder: Path = records.RECORDED / "results"):

@@ -24,8 +24,8 @@ import exercises  # noqa: E402
 import missed_digits  # noqa: E402
 import pages  # noqa: E402
 import pipeline_speed  # noqa: E402
-import precise_bn  # noqa: E402
 import plots  # noqa: E402
+import precise_bn  # noqa: E402
 import records  # noqa: E402
 import seeds_at_once  # noqa: E402
 from jupytext.cli import jupytext as jupytext_cli  # noqa: E402
