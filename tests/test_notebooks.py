@@ -176,7 +176,9 @@ def test_set_repo_url_points_every_notebook_at_a_fork(tmp_path):
         "repo_url": "https://github.com/someone/my-fork", "branch": "dev"}
     assert set_repo_url.disagreements(tmp_path) == []
     assert set_repo_url.main(["--check"], root=tmp_path) == 0
-    for path in sorted((tmp_path / "notebooks").glob("*.ipynb")):
+    copied = sorted((tmp_path / "notebooks").glob("*.ipynb"))
+    assert len(copied) == len(list((utils.REPO_ROOT / "notebooks").glob("*.ipynb"))) > 0
+    for path in copied:
         markdown = "\n".join(c.source for c in jupytext.read(path).cells
                               if c.cell_type == "markdown")
         assert (f"https://colab.research.google.com/github/someone/my-fork/blob/dev/notebooks/"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch.nn as nn
 
 import design_search
+import noise
 import plots
 import records
 import utils
@@ -164,6 +165,31 @@ def network_under_step5s_recipe(step: int) -> str:
             "the first difference is the network's share of it.")
 
 
+def two_recipes(step: int = 5, name: str = "s5_wider_transition",
+                reference: str = "a0_full_recipe") -> str:
+    """The per-seed lows of two validation records (the question of the noise exercise)."""
+    ours, theirs = (design_search.lows_by_seed(step, n) for n in (name, reference))
+    shared = sorted(ours.keys() & theirs.keys())
+    return "\n".join(["| Seed | With the channel more % | Without it % |", "|---:|---:|---:|"]
+                     + [f"| {seed} | {ours[seed]:.2f} | {theirs[seed]:.2f} |" for seed in shared])
+
+
+def is_it_real(step: int = 5, name: str = "s5_wider_transition",
+               reference: str = "a0_full_recipe") -> str:
+    """The noise exercise's answer: the paired difference, its standard error, the rule."""
+    ours, theirs = (design_search.lows_by_seed(step, n) for n in (name, reference))
+    difference, error, n = noise.paired_difference(ours, theirs)
+    shared = ours.keys() & theirs.keys()
+    worst = min(ours[s] for s in shared) - min(theirs[s] for s in shared)
+    beyond = noise.beyond_the_noise(difference, error)
+    return (f"The worst seed moved by {worst:+.2f} points, but the mean of the {n} paired seeds by "
+            f"**{difference:+.3f}** with a standard error of {error:.3f}: "
+            + ("**beyond** the noise (more than two standard errors)." if beyond else
+               f"**inside** the noise (two standard errors are {2 * error:.3f}): by the rule of "
+               "[docs/noise.md](../docs/noise.md) the change would not have been adopted; the "
+               "worst seed, the noisiest figure, chose it."))
+
+
 ANSWERS = {
     "step1-first-conv": lambda: conv_parameters(1, "features.0.0"),
     "step1-largest": lambda: largest_layer(1),
@@ -177,7 +203,8 @@ ANSWERS = {
     "step4-train-test": lambda: train_against_test(4),
     "step5-ablation": ablation_largest_loss,
     "step5-network-or-recipe": lambda: network_under_step5s_recipe(3),
-    "step5-worst-seed": lambda: worst_seed(5),
+    "step5-two-recipes": two_recipes,
+    "step5-is-it-real": is_it_real,
     "step6-separable": lambda: separable_cost(6, "features.4"),
     "step6-against-step5": lambda: compare_worst(6, 5),
     "step7-worst-seed": lambda: worst_seed(7),

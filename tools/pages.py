@@ -102,6 +102,15 @@ def step_results(step: int, folder: Path = records.RECORDED) -> str:
     return "\n".join(lines + odds_elsewhere(step))
 
 
+def noise_line() -> str:
+    """The noise in one sentence, for the lesson."""
+    sd = noise.series_spread()
+    return (f"one seed's lowest of the last {LAST} epochs spreads by about {sd:.2f} points "
+            f"(validation, the steps' own recipes), {noise.POINTS_PER_IMAGE:.2f} points is one "
+            f"image, and two means of 5 seeds each must differ by more than "
+            f"{noise.resolution(sd, 5):.2f} points to tell two recipes apart.")
+
+
 def noise_block() -> str:
     """The noise a difference of seeds must beat, from the validation records of the steps'
     own recipes: each record's spread over seeds, the pooled spread, the standard error of a

@@ -57,6 +57,7 @@ GENERATORS = {
     "round-5-rule": design_search.round_5_rule,
     "earlier-choices": design_search.earlier_choices_table,
     "noise-block": pages.noise_block,
+    "noise-line": pages.noise_line,
     "test-looks": pages.test_looks_table,
     "round-5-expectations": design_search.round_5_expectations,
     "round-5-table": design_search.round_5_table,
@@ -99,12 +100,6 @@ ARGUMENT_GENERATORS = {
     "answer": lambda name: exercises.ANSWERS[name](),
     "round-4-expectations": design_search.round_4_expectations,  # the levers on this reference
     "round-4-table": design_search.round_4_table,
-    "round-5-rule": design_search.round_5_rule,
-    "earlier-choices": design_search.earlier_choices_table,
-    "noise-block": pages.noise_block,
-    "test-looks": pages.test_looks_table,
-    "round-5-expectations": design_search.round_5_expectations,
-    "round-5-table": design_search.round_5_table,
     "ablation-table": design_search.ablation_table,  # the full recipes whose ablation it shows
     "ablation-expectations": design_search.ablation_expectations,
 }
