@@ -64,8 +64,9 @@
 # another order, so a seed here is another draw than r2's seed (the fourth round's candidates
 # train `Step7Net` itself). The record trained
 # its 5 seeds side by side on a 2-core CPU (each seed in its own one-thread process, two at a
-# time); run by you on a GPU, the seeds train packed, which gives the same runs up to the
-# order of floating-point sums (the network has no dropout).
+# time); run by you, on a CPU or a GPU, the seeds train one after another through the loop
+# step 1 prints, so their digits differ from the record's (another order of floating-point
+# sums moves a seed by as much as the machine difference in the Results).
 
 # %%
 # Bootstrap. On Colab: clone the repository and install the one package Colab lacks (torch is

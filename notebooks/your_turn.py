@@ -71,8 +71,9 @@ records.advise_runtime(device, judge.FINAL_STEP)  # Colab without a GPU: how to 
 # %% [markdown]
 # ## Your network
 #
-# `conv_block(c_in, c_out, kernel=3, padding=0, bn=True, dropout=d)` is Conv -> ReLU ->
-# BatchNorm -> Dropout (`src/model.py`); `model.separable_block` is step 6's
+# `conv_block(c_in, c_out, kernel=3, padding=0, bn=False, dropout=0.0)` is Conv -> ReLU, with
+# BatchNorm after it only if you pass `bn=True` and Dropout only if `dropout` > 0
+# (`src/model.py`: `conv_block(8, 16)` has no BatchNorm); `model.separable_block` is step 6's
 # depthwise-separable conv. Any `nn.Module` works whose `__init__` takes no arguments (or only
 # ones with defaults) and whose forward maps (N, 1, 28, 28) to (N, 10).
 
@@ -162,9 +163,11 @@ judge.plot_beside_steps(judged)
 #   learning rate still high there, or to the switch from augmented to clean images (step 5's
 #   worst test seed dips in its first clean epoch); a dip in the very last epoch is noise
 #   around a level that is too low.
-# - **Training against validation accuracy** (`judged.results["runs"]`): training far above
-#   validation is overfitting (augmentation, dropout); both low is underfitting (more width
-#   where the receptive field is large, fewer parameters in the first layers).
+# - **Training against validation accuracy** (`judged.results["runs"]`): the training accuracy
+#   here is measured on augmented batches with dropout on, so with step 5's recipe it sits
+#   below validation by construction; it says little about overfitting. Both low, and low early
+#   too, is underfitting (more width where the receptive field is large, fewer parameters in
+#   the first layers).
 # - **Where the parameters went** (the table of the checks): one layer holding half the
 #   budget is the first place to look, as step 2's final kernel and step 4's GAP showed.
 # - **What the receptive field says**: the last layer should see the whole image, an RF of 28

@@ -44,9 +44,8 @@ def largest_layer(step: int) -> str:
     """Which layer holds the most parameters, and its share of the network's."""
     net = RECIPES[step].model()
     total = utils.count_parameters(net)
-    counts = [(sum(p.numel() for p in m.parameters(recurse=False)), name, type(m).__name__)
-              for name, m in net.named_modules()]
-    count, name, kind = max(counts)
+    count, name, kind = max((row["params"], row["layer"], row["type"])
+                            for row in plots.layer_table(net))
     return (f"`{name}` ({kind}) holds **{count:,}** of the {total:,} parameters, "
             f"**{100 * count / total:.0f} %**.")
 
