@@ -328,7 +328,7 @@ derive("f15_separable_padded", "f10_separable_wide", "f10 with its separable con
 derive("f16_bs64", "f10_separable_wide", "f10 with batch 64 (twice the steps), OneCycle peak "
        "0.1", batch_size=64, scheduler=one_cycle(0.1, three_phase=True))
 derive("f17_separable_5658", "f10_separable_wide", "f10's shape at f5's size: 16-24-pool-36x3 "
-       "(does it hold 99.40 %?)", model=sep_second(16, 24, 36, 3))
+       f"(does it hold {records.TARGET:.2f} %?)", model=sep_second(16, 24, 36, 3))
 derive("f18_step5_aug", "f10_separable_wide", "f10 with step 5's first, lighter augmentation: "
        "rotation 7, scale 0.95-1.05", augment=FRONTIER.augment)
 derive("f19_no_wd", "f10_separable_wide", "f10 without weight decay",
@@ -1456,8 +1456,8 @@ def main():
                         help="comma-separated seeds, e.g. 1,2,3 (default: 1; with --test, the "
                              "seeds of the candidate's validation record, or some of them)")
     parser.add_argument("--how", choices=devices.HOW,
-                        help="how the seeds train (default: packed on a GPU, one after another "
-                             "elsewhere; see src/seeds.py)")
+                        help="how the seeds train (default: one after another, on every "
+                             "device; see src/seeds.py)")
     parser.add_argument("--test", action="store_true",
                         help="train on all 60,000 training images and measure on the test set, "
                              "into Data/results/candidates/<variant>/: only for a candidate "

@@ -29,7 +29,8 @@ class WeightAverage:
 
     @torch.no_grad()
     def update_parameters(self, model=None):
-        """Move the average towards the trained network's current weights (after a step)."""
+        """Move the average towards the current weights of the network it was made from (after
+        a step); ``model``, as torch's ``AveragedModel`` takes it, is that network."""
         self.updates += 1
         weight = 1 - min(self.decay, self.updates / (9 + self.updates))
         for average, current in self._pairs:

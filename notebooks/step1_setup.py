@@ -120,8 +120,8 @@ plots.plot_samples(train_x, train_y, records.plot_path(STEP, "samples", out), au
 # Both hand each batch to a `Tally`, which sums the loss and the correct counts on the device
 # and reads them once at the end, so a GPU is not stopped after every batch; a loss that
 # becomes NaN or infinite stops the run with the epoch and batch where it happened.
-# `utils.fit` calls one, then the other, once per epoch; `runner.run_recipe` calls `fit` for
-# each seed, one after another, and writes the results file.
+# `utils.fit` (through `train_epochs`) calls one, then the other, once per epoch;
+# `runner.run_recipe` calls `fit` for each seed, one after another, and writes the results file.
 
 # %%
 # NBVAL_CHECK_OUTPUT

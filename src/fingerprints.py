@@ -46,9 +46,12 @@ def recipe_traits(recipe, seed: int = 1, train_size: int = 60_000) -> dict:
             "optimizer": f"{type(optimizer).__name__} {sorted(optimizer.defaults.items())}",
             "scheduler": hashlib.sha256(repr(lrs).encode()).hexdigest()[:16],
             "augment": repr(recipe.augment),
-            **{name: getattr(recipe, name, 0.0) for name in (
+            **{name: getattr(recipe, name) for name in (
                 "step", "epochs", "batch_size", "scheduler_per_batch", "clean_last_epochs",
-                "label_smoothing", "bn_stats_images", "average_decay")},
+                "label_smoothing", "bn_stats_images")},
+            # a moving average's decay (benchmarks/weight_average.py), 0.0 for every other
+            # recipe, always hashed: the records made when every recipe had the field keep theirs
+            "average_decay": getattr(recipe, "average_decay", 0.0),
             # fields added later count only when set, so older records keep their fingerprints
             **{name: getattr(recipe, name) for name in ("ramp_down_epochs", "average_last_epochs")
                if getattr(recipe, name)}}

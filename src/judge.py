@@ -240,7 +240,7 @@ def verdict(results: dict, budget: int = BUDGET, target: float = records.TARGET,
 def what_seeds_show(results: dict, target: float = records.TARGET, seeds: int = 5) -> str:
     """Beside the verdict: the mean of the seeds' lows, what a difference of that many seeds can
     resolve, and the chance that ``seeds`` seeds would all hold ``target``, at the spread the
-    series measured over seeds of its own recipes (``noise.SERIES_SPREAD``; a normal model)."""
+    series measured over seeds of its own recipes (``noise.series_spread``; a normal model)."""
     lows = records.summarize_runs(results)["last_min"]
     mean, n, sd = float(np.mean(lows)), len(lows), noise.series_spread()
     chance = noise.chance_all_hold(mean, sd, target, seeds)

@@ -1,6 +1,6 @@
 """MNIST's four files on disk: where they are looked for, how they are checked (size and md5,
 so a damaged download is named, not trained on), fetched when online, and read.
-``utils.load_mnist`` is the one caller."""
+``utils.load_mnist`` reads them, ``runner.measured_split`` compares with them."""
 from __future__ import annotations
 
 import contextlib

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+import history
 import records
 import utils
 from records import BUDGETS, LAST, TARGET
@@ -91,7 +92,8 @@ def format_layer_table(rows) -> str:
     for r in rows:
         shape = "x".join(str(v) for v in r["output"]) if r["output"] else "(not run)"
         share = f"{100 * r['params'] / total:.0f}%" if r["params"] else ""
-        lines.append(f"{r['layer']:<16}{r['type']:<20}{r['params'] or '':>8}{share:>7}  "
+        params = f"{r['params']:,}" if r["params"] else ""
+        lines.append(f"{r['layer']:<16}{r['type']:<20}{params:>8}{share:>7}  "
                      f"{shape:<15}{r['rf'] or '':>4}{r['jump'] or '':>6}")
     return "\n".join(lines + [f"{'total':<36}{sum(row['params'] for row in rows):>8,}"])
 
@@ -132,7 +134,7 @@ def save_figure(fig, path: Path):
 def plot_history(results: dict, path: Path):
     """Training and test (or validation) loss and accuracy per epoch, one line per seed."""
     plt = pyplot()
-    measured = utils.eval_name(results["eval_set"])
+    measured = history.eval_name(results["eval_set"])
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for run in results["runs"]:
         epochs = range(1, len(run["train_loss"]) + 1)
@@ -169,7 +171,8 @@ def plot_samples(x, y, path: Path, n: int = 32, augment: utils.Augment | None = 
 
 
 def plot_misclassified(x, y, preds, path: Path, n: int = 24):
-    """The first ``n`` test images the model got wrong: true label -> prediction."""
+    """The first ``n`` measured images (test or validation) the model got wrong: true label ->
+    prediction."""
     plt = pyplot()
     wrong = (preds != y).nonzero().flatten()[:n].cpu()
     cols = 8
@@ -231,11 +234,12 @@ def plot_overview(path: Path = records.RECORDED / "plots" / "overview.png", your
     plt = pyplot()
     step_files = sorted((records.RECORDED / "results").glob("step*.json"))
     steps = [records.read_results(f) for f in step_files]
-    def label(r):  # a step shorter than the rule's last epochs says which it judged
+
+    def step_label(r):  # a step shorter than the rule's last epochs says which it judged
         judged, name = records.judged_epochs(r)
         return f"step {r['step']}" + (f" ({name} epochs)" if judged < LAST else "")
 
-    points = [(r["params"], records.held(r)[2], label(r), records.held(r)) for r in steps]
+    points = [(r["params"], records.held(r)[2], step_label(r), records.held(r)) for r in steps]
     for file in sorted((records.RECORDED / "results" / "candidates").glob("*/results/*.json")):
         r = records.read_results(file)
         if not any(records.same_runs(r, step) for step in steps):  # one that became a step is the step

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-import utils
+import history
 from utils import QUICK_ENV, REPO_ROOT, is_quick
 
 
@@ -127,7 +127,7 @@ REQUIRED_KEYS = ("step", "title", "role", "model_class", "params", "mode", "epoc
 
 def run_keys(eval_set: str) -> tuple[str, ...]:
     """The keys of each run in a results file measured on ``eval_set``."""
-    measured = utils.eval_name(eval_set)
+    measured = history.eval_name(eval_set)
     return ("seed", "train_loss", "train_acc", f"{measured}_loss", f"{measured}_acc", "lr",
             "wall_s")
 
@@ -156,7 +156,7 @@ def read_results(path: Path) -> dict:
 
 def accuracies(results: dict) -> list[list[float]]:
     """Per seed, the accuracy of each epoch on the measured set (test or validation)."""
-    key = f"{utils.eval_name(results['eval_set'])}_acc"
+    key = f"{history.eval_name(results['eval_set'])}_acc"
     return [run[key] for run in results["runs"]]
 
 
@@ -321,8 +321,13 @@ def against_the_record(results: dict, last: int = LAST) -> str:
                        "verdict judges your design.")
     same = (results.get("kernels"), results["torch_version"]) == (
         reference.get("kernels"), reference["torch_version"])
-    if same:
+    if same and results.get("seeds_ran") == reference.get("seeds_ran"):
         return line + " Same kernels and torch as the record: a recorded seed repeats its digits."
+    if same:
+        return line + (f" Same kernels and torch as the record, but it trained its seeds "
+                       f"{reference.get('seeds_ran', 'another way')} and yours "
+                       f"{results.get('seeds_ran')}: another order of sums, so other digits; "
+                       "inside or near the recorded range is what an honest run shows.")
     difference = machine_difference(results["step"], last)
     return line + (" This machine is not known to run the record's kernels and torch version"
                    " (kernels_fingerprint): a seed trains other digits there, and inside or near"

@@ -137,10 +137,22 @@ class CopiesTally(utils.Tally):
         self.count, self.label_smoothing = count, label_smoothing
 
     def add(self, logits, yb, loss_sum=None):
+        """Each copy's summed loss, computed here: in training (``loss_sum`` given, the sum over
+        copies) as the criterion counts it, label smoothing included; in evaluation the plain
+        cross-entropy, as ``utils.evaluate`` measures one network."""
         yb = yb if yb.ndim == 2 else yb[:, None].expand(-1, self.count)
+        smoothing = self.label_smoothing if loss_sum is not None else 0.0
         per_copy = F.cross_entropy(logits.detach().flatten(0, 1), yb.flatten(), reduction="none",
-                                   label_smoothing=self.label_smoothing)
+                                   label_smoothing=smoothing)
         super().add(logits, yb, per_copy.view(-1, self.count).sum(0))
+
+    def result(self, epoch=None):
+        """Lists, one value per copy: mean loss and accuracy %."""
+        losses = torch.stack(self.losses)
+        if epoch is not None:
+            utils.stop_if_diverged(losses, epoch)
+        return ([total / self.seen for total in losses.sum(0).tolist()],
+                [100.0 * count / self.seen for count in self.correct.tolist()])
 
 
 def seeded_copies(recipe, seeds, device) -> tuple[Copies, list[torch.Generator]]:
@@ -183,7 +195,7 @@ def fit_side_by_side(recipe, data, seeds, workers: int, *, epochs=None, eval_set
                      log=print):
     """CPU only: ``utils.fit`` for each seed in forked processes of one thread each,
     ``workers`` at a time; returns ``(networks, runs)``. Each run is its seed's run alone;
-    ``wall_s`` is its share of the elapsed time. Logs print as seeds finish."""
+    ``wall_s`` is its share of the elapsed time. Logs print once every seed has finished."""
     global _SIDE_BY_SIDE
     if data[0].device.type != "cpu":
         raise ValueError("side-by-side is for a CPU (forked processes cannot share a GPU): "
@@ -216,6 +228,9 @@ def fit_seeds(recipe, data, seeds, how: str, *, workers=2, epochs=None, eval_set
     if how == "side-by-side":
         return fit_side_by_side(recipe, data, seeds, workers, epochs=epochs, eval_set=eval_set,
                                 log=log)
+    if how != "one-after-another":
+        raise ValueError(f"unknown way to train the seeds {how!r}: choose from "
+                         f"{', '.join(devices.HOW)}")
     fitted = [utils.fit(recipe, data, seed, epochs=epochs, eval_set=eval_set, progress=progress,
                         log=log) for seed in seeds]
     return [net for net, _ in fitted], [run for _, run in fitted]

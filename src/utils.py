@@ -24,8 +24,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
+import history
 import mnist_files
-from mnist_files import REPO_ROOT, MnistDataError  # noqa: F401 (what callers catch and use)
+from mnist_files import REPO_ROOT  # noqa: F401 (the repository's root, every tool's anchor)
 
 QUICK_ENV = "MNIST_QUICK"
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -49,7 +50,7 @@ def seed_everything(seed: int) -> torch.Generator:
 
     What repeats: a seed repeats its run on the same machine with the same torch version.
     Elsewhere it does not, to the digit: a GPU draws dropout masks from its own generator, and
-    another GPU or CPU may sum floating point in another order (``fingerprints.kernels``
+    another GPU or CPU may sum floating point in another order (``fingerprints.kernels_fingerprint``
     tells such machines apart, as far as a few training steps can)."""
     random.seed(seed)
     np.random.seed(seed)
@@ -118,7 +119,7 @@ class Batches:
     y: torch.Tensor
     batch_size: int
     generator: torch.Generator | None = None
-    augment: "Augment | None" = None
+    augment: Augment | None = None
 
     def __len__(self):
         return math.ceil(len(self.x) / self.batch_size)
@@ -220,8 +221,10 @@ def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
 # --------------------------------------------------------------------------- train / test
 def train_one_epoch(model, batches, optimizer, *, criterion=F.cross_entropy, schedule=None,
                     average=None, tally=None, epoch=1, progress=True):
-    """One pass over ``batches``; returns ``(mean loss, accuracy %)``. ``schedule`` (OneCycle)
-    steps after every batch, and ``average`` (an ``AveragedModel``) takes in the new weights."""
+    """One pass over ``batches`` (``Batches``); returns ``(mean loss, accuracy %)``. ``schedule``
+    (OneCycle) steps after every batch, and ``average`` (an ``AveragedModel``) takes in the new
+    weights. ``criterion`` and ``tally`` are the loss and the counting (``seeds.py`` gives
+    packed copies their own)."""
     model.train()
     tally = tally or Tally()
     for xb, yb in tqdm(batches, desc=f"epoch {epoch:2d}", disable=not progress, mininterval=10,
@@ -253,7 +256,7 @@ def evaluate(model, x, y, batch_size: int = 2048, tally=None):
 class Tally:
     """Summed loss and correct predictions, kept on the device and read once at the end, so a
     GPU is not stopped after every batch. Accuracies are exact counts divided in Python: a
-    float32 99.4 would read 99.399998. A NaN or infinite loss raises ``TrainingDiverged``."""
+    float32 99.4 would read 99.399998."""
 
     def __init__(self):
         self.losses, self.correct, self.seen = [], 0, 0
@@ -267,18 +270,24 @@ class Tally:
         self.seen += len(yb)
 
     def result(self, epoch=None):
+        """``(mean loss, accuracy %)``; in training (``epoch`` given) a NaN or infinite loss
+        raises ``TrainingDiverged``, naming the epoch and the batch."""
         losses = torch.stack(self.losses)
-        bad = (~torch.isfinite(losses)).nonzero()
-        if len(bad) and epoch is not None:
-            batch, *copy = bad[0].tolist()
-            raise TrainingDiverged(
-                f"loss became {losses[tuple(bad[0])].item()} in epoch {epoch}, batch {batch + 1} "
-                f"of {len(losses)}{f' (copy {copy[0] + 1})' if copy else ''}: lower the "
-                "learning rate or check the model's last layer.")
-        totals, correct = losses.sum(0).tolist(), torch.as_tensor(self.correct).tolist()
-        if isinstance(totals, list):  # one value per packed copy (seeds.Copies)
-            return [t / self.seen for t in totals], [100.0 * c / self.seen for c in correct]
-        return totals / self.seen, 100.0 * correct / self.seen
+        if epoch is not None:
+            stop_if_diverged(losses, epoch)
+        return losses.sum().item() / self.seen, 100.0 * int(self.correct) / self.seen
+
+
+def stop_if_diverged(losses: torch.Tensor, epoch: int) -> None:
+    """``TrainingDiverged`` at the first batch whose loss (one per batch, or per batch and
+    packed copy) is NaN or infinite."""
+    bad = (~torch.isfinite(losses)).nonzero()
+    if len(bad):
+        batch, *copy = bad[0].tolist()
+        raise TrainingDiverged(
+            f"loss became {losses[tuple(bad[0])].item()} in epoch {epoch}, batch {batch + 1} of "
+            f"{len(losses)}{f' (copy {copy[0] + 1})' if copy else ''}: lower the learning rate "
+            "or check the model's last layer.")
 
 
 # --------------------------------------------------------------------------- what is measured
@@ -331,11 +340,12 @@ def fit(recipe, data, seed: int, *, epochs: int | None = None, eval_set: str = "
 
 def train_epochs(recipe, net, data, batches, seeds, *, epochs=None, eval_set="test",
                  criterion=F.cross_entropy, tally=Tally, progress=True, log=print):
-    """The epochs of ``recipe`` on ``net``: each epoch trains on ``batches(augment)`` with the
-    recipe's augmentation for that epoch, steps a per-epoch schedule, updates what is measured
-    (precise BN, the average of the weights) and measures it. ``seeds``: one per network
-    ``net`` trains at once (``seeds.Copies``: one per copy; ``criterion`` and ``tally`` then
-    keep the copies apart). Returns the measured network and one run per seed."""
+    """The epochs of ``recipe`` on ``net``, for ``fit`` and for packed seeds alike: each epoch
+    trains on ``batches(augment=...)`` (a ``Batches`` maker) with that epoch's augmentation,
+    steps a per-epoch schedule, updates what is measured (precise BN, the average of the
+    weights) and measures it. ``seeds`` names the run of each network ``net`` holds (one, or one
+    per packed copy, whose ``criterion`` and ``tally`` class keep them apart). Returns the
+    measured network and one run per seed."""
     train_x, _, test_x, test_y = data
     epochs = epochs or recipe.epochs
     optimizer, scheduler = recipe.optimizer_and_scheduler(net, len(train_x), epochs)
@@ -343,7 +353,7 @@ def train_epochs(recipe, net, data, batches, seeds, *, epochs=None, eval_set="te
     if recipe.label_smoothing:
         criterion = functools.partial(criterion, label_smoothing=recipe.label_smoothing)
     average, measured = recipe.weight_average(net), net
-    runs = [new_run(seed, eval_set) for seed in seeds]
+    runs = [history.new_run(seed, eval_set) for seed in seeds]
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
@@ -359,39 +369,16 @@ def train_epochs(recipe, net, data, batches, seeds, *, epochs=None, eval_set="te
             recompute_batchnorm_stats(measured, train_x, recipe.bn_stats_images)
         tested = evaluate(measured, test_x, test_y, tally=tally())
         for run, *values in zip(runs, *map(per_seed, (*train, *tested))):
-            record_epoch(run, lr, values[:2], values[2:], log)
+            history.record_epoch(run, lr, values[:2], values[2:], log)
     for run in runs:  # each seed's share of the time
         run["wall_s"] = round((time.perf_counter() - start) / len(runs), 2)
     return measured, runs
 
 
 def per_seed(value) -> list:
-    """A result of one network as a one-item list; one per copy stays as it is."""
+    """A loss or accuracy as a list with one value per seed: one network's as a one-item list,
+    packed copies' list as it is."""
     return value if isinstance(value, list) else [value]
-
-
-def new_run(seed: int, eval_set: str = "test") -> dict:
-    """An empty per-epoch history: the measured set's values are named ``test_*``, or ``val_*``
-    on the validation split, so a validation accuracy is never read as a test accuracy."""
-    measured = eval_name(eval_set)
-    return {"seed": seed, "train_loss": [], "train_acc": [], f"{measured}_loss": [],
-            f"{measured}_acc": [], "lr": []}
-
-
-def eval_name(eval_set: str) -> str:
-    return {"test": "test", "validation": "val"}[eval_set]
-
-
-def record_epoch(run: dict, lr: float, train, measured, log=print) -> None:
-    """Append one epoch's learning rate, training and measured (loss, accuracy) to ``run``."""
-    name = next(key for key in run if key.endswith("_loss") and key != "train_loss")[:-5]
-    run["lr"].append(lr)
-    for key, value in zip(("train_loss", "train_acc", f"{name}_loss", f"{name}_acc"),
-                          (*train, *measured)):
-        run[key].append(round(value, 6))
-    if log:
-        log(f"seed {run['seed']} epoch {len(run['lr']):2d}: train loss {train[0]:.4f} acc "
-            f"{train[1]:.2f}% | {name} loss {measured[0]:.4f} acc {measured[1]:.2f}%")
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -14,6 +14,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 import design_search
+import history
 import devices
 import fingerprints
 import records
@@ -146,7 +147,7 @@ def test_a_seed_repeats_its_recorded_first_epoch_where_the_kernels_are_the_same(
         seen.update(run)
         raise FirstEpoch
 
-    record_epoch = utils.record_epoch
+    record_epoch = history.record_epoch
     monkeypatch.setattr(utils, "record_epoch", stop_after_the_first)
     data = utils.load_mnist("cpu", quick=False, validation=True)
     with pytest.raises(FirstEpoch):

@@ -290,7 +290,7 @@ def test_the_readme_set_up_is_what_ci_runs_and_keeps_the_test_tools_out_of_colab
 
 # What a GPU run changes: anything trained, evaluated or placed on the device it got.
 DEVICE_DEPENDENT = re.compile(r"\b(fit|fit_packed|run_recipe|judge|evaluate|train_one_epoch|"
-                              r"take_step|load_mnist|get_device)\s*\(|\bdevice\b|\bcuda\b")
+                              r"load_mnist|get_device)\s*\(|\bdevice\b|\bcuda\b")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
