@@ -156,6 +156,15 @@ def test_a_short_run_repeats_within_what_kernel_sets_differ_by(quick_data):
     assert run["train_loss"][1] == pytest.approx(expected["train_loss"][1], abs=1e-3)
 
 
+def test_each_seed_draws_its_own_initial_weights_and_repeats_them():
+    """The seed fixes the initial weights (and dropout's masks), not only the batch order."""
+    def weights(seed):
+        utils.seed_everything(seed)
+        return torch.cat([p.detach().flatten() for p in RECIPES[7].model().parameters()])
+
+    assert torch.equal(weights(1), weights(1)) and not torch.equal(weights(1), weights(2))
+
+
 # ------------------------------------------------------------------ the loops on real recipes
 @pytest.mark.parametrize("step", [4, 5, 7])
 def test_packed_and_side_by_side_seeds_train_the_recipes_real_features(step, quick_data):

@@ -29,8 +29,13 @@ def test_a_fast_subset_of_the_probes_breaks_is_caught(name):
 
 
 def test_only_a_failing_test_counts_as_caught(monkeypatch):
-    """A run that collects nothing, or cannot start, is not a caught break."""
+    """A run that collects nothing, or cannot start, is not a caught break; a test that fails
+    on the unchanged tree stops the probe instead of catching anything."""
     what, edits, _ = mutation_probe.MUTATIONS["buffers-allowed"]
     monkeypatch.setitem(mutation_probe.MUTATIONS, "nothing-runs",
                         (what, edits, ["tests/test_checks.py::no_such_test"]))
+    monkeypatch.setitem(mutation_probe._BASELINES, ("tests/test_checks.py::no_such_test",), 0)
     assert mutation_probe.probe("nothing-runs")[0] is False
+    monkeypatch.setitem(mutation_probe._BASELINES, ("tests/test_checks.py::no_such_test",), 1)
+    with pytest.raises(SystemExit, match="fail.* on the unchanged tree"):
+        mutation_probe.probe("nothing-runs")

@@ -29,7 +29,10 @@ def test_each_step_has_a_full_run_matching_its_recipe(step):
     assert results["model_class"] == recipe.model_class() and results["role"] == recipe.role
     assert results["recipe_fingerprint"] == fingerprints.recipe_fingerprint(recipe), (
         f"RECIPES[{step}] no longer trains what Data/results/step{step}.json recorded: re-record "
-        "the step, or undo the change to its recipe, network or the engine")
+        "the step, or undo the change. The fingerprint covers the recipe's fields, the network's "
+        "initial weights and layers, the optimizer and the learning rate at every step; not the "
+        "loop, the augmentation's code, precise BN or the averaging, which "
+        "tests/test_checks.py's replay and measured ranges hold on any CPU")
     assert results["params"] == utils.count_parameters(recipe.model())
     assert results["epochs"] == recipe.epochs and results["batch_size"] == recipe.batch_size
     assert [r["seed"] for r in results["runs"]] == list(recipe.seeds)

@@ -162,7 +162,8 @@ MUTATIONS = {
     "seed-ignored": (
         "every seed draws the same initial weights",
         [("src/utils.py", "    torch.manual_seed(seed)\n    torch.cuda", "    torch.manual_seed(0)\n    torch.cuda")],
-        ["tests/test_utils.py"]),
+        ["tests/test_checks.py::test_each_seed_draws_its_own_initial_weights_and_repeats_them",
+         "tests/test_utils.py"]),
     "precise-bn-skipped": (
         "precise BN asked for and not done",
         [("src/utils.py", "        if recipe.bn_stats_images:\n            recompute",
@@ -232,19 +233,35 @@ def apply(tree: Path, edits) -> None:
         path.write_text(text.replace(old, new))
 
 
-def probe(name: str) -> tuple[bool, float]:
-    """Apply mutation ``name`` to a fresh copy and run its tests; True if a test failed."""
-    _, edits, tests = MUTATIONS[name]
-    with tempfile.TemporaryDirectory(prefix=f"probe_{name}_") as folder:
+def run_tests(tests, edits=()) -> tuple[int, float]:
+    """pytest's exit code for ``tests`` on a fresh copy of the tree with ``edits`` applied."""
+    with tempfile.TemporaryDirectory(prefix="probe_") as folder:
         tree = Path(folder)
         copy_tree(tree)
         apply(tree, edits)
         start = time.perf_counter()
         result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", *tests],
                                 cwd=tree, capture_output=True, text=True, env=os.environ)
-        # caught only by a test that failed (exit 1): not by a collection or usage error, a
-        # missing data set or no tests at all (exits 2-5), which would hide a hole
-        return result.returncode == 1, time.perf_counter() - start
+        return result.returncode, time.perf_counter() - start
+
+
+_BASELINES: dict[tuple, int] = {}
+
+
+def probe(name: str) -> tuple[bool, float]:
+    """Apply mutation ``name`` to a fresh copy and run its tests; True if a test failed there
+    that passes on the unchanged tree. Caught only by a failing test (exit 1): not by a
+    collection or usage error, a missing data set or no tests at all (exits 2-5), and not by a
+    test that fails anyway, which would hide a hole."""
+    _, edits, tests = MUTATIONS[name]
+    key = tuple(tests)
+    if key not in _BASELINES:
+        _BASELINES[key] = run_tests(tests)[0]
+    if _BASELINES[key] != 0:
+        raise SystemExit(f"error: {' '.join(tests)} fail(s) on the unchanged tree (exit "
+                         f"{_BASELINES[key]}): fix that before probing {name}")
+    code, seconds = run_tests(tests, edits)
+    return code == 1, seconds
 
 
 def main() -> int:
