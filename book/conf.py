@@ -26,7 +26,7 @@ COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 STEPS = [p.stem for p in sorted((ROOT / "notebooks").glob("step*.ipynb"))] + ["your_turn"]
 USING = ["using_the_series"]
-RESEARCH = ["research_log", "step5_room", "step5_ablation", "frontier_search",
+RESEARCH = ["noise", "research_log", "step5_room", "step5_ablation", "frontier_search",
             "network_or_recipe"]
 CONTENTS = {"The steps": [f"notebooks/{name}" for name in STEPS],
             "Using the series": [f"docs/{name}" for name in USING],

@@ -251,7 +251,7 @@ figures["confusion"]
 #
 # So one seed is not evidence, a worst seed is the noisiest figure there is, and a change is
 # adopted only when the mean over paired seeds beats the current recipe's by more than two
-# standard errors ([docs/noise.md](../docs/noise.md)).
+# standard errors (`docs/noise.md`).
 
 # %% [markdown]
 # ## Exercises
@@ -313,7 +313,7 @@ figures["confusion"]
 # <details><summary>Answer</summary>
 #
 # <!-- generated: answer step5-is-it-real -->
-# The worst seed moved by +0.06 points, but the mean of the 10 paired seeds by **+0.005** with a standard error of 0.016: **inside** the noise (two standard errors are 0.031): by the rule of [docs/noise.md](../docs/noise.md) the change would not have been adopted; the worst seed, the noisiest figure, chose it.
+# The worst seed moved by +0.06 points, but the mean of the 10 paired seeds by **+0.005** with a standard error of 0.016: **inside** the noise (two standard errors are 0.031): by the rule of `docs/noise.md` the change would not have been adopted; the worst seed, the noisiest figure, chose it.
 # <!-- /generated -->
 #
 # </details>

@@ -185,7 +185,7 @@ def is_it_real(step: int = 5, name: str = "s5_wider_transition",
             f"**{difference:+.3f}** with a standard error of {error:.3f}: "
             + ("**beyond** the noise (more than two standard errors)." if beyond else
                f"**inside** the noise (two standard errors are {2 * error:.3f}): by the rule of "
-               "[docs/noise.md](../docs/noise.md) the change would not have been adopted; the "
+               "`docs/noise.md` the change would not have been adopted; the "
                "worst seed, the noisiest figure, chose it."))
 
 
