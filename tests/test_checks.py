@@ -349,3 +349,21 @@ def test_the_pinned_torch_is_the_records_and_another_one_skips_saying_why(monkey
     with pytest.raises(pytest.skip.Exception, match="made with torch .*pip install -r "
                                                      "requirements-test.txt"):
         skip_unless_records_torch()
+
+
+def test_what_the_fifth_round_says_so_far():
+    """docs/frontier_search.md's account of the fifth round, held to its records."""
+    import design_search
+
+    page = (utils.REPO_ROOT / "docs" / "frontier_search.md").read_text()
+    rows = {row["name"]: row for row in design_search.round_5_rows()}
+    control = rows[design_search.ROUND_5_CONTROL]
+    assert control["n"] >= 10 and control["mean"] < records.TARGET
+    assert control["held"] < control["n"] / 2  # "few seeds holding it"
+    assert "**The control** has run on validation seeds 1-10" in page
+    silu = rows["g1_silu"]
+    low, high = design_search.ROUND_5["g1_silu"][1]
+    assert not silu["beyond"] and low <= silu["difference"] <= high
+    assert f"**SiLU** has run on seeds 1-{silu['n']} so far" in page
+    assert "nothing is adopted, and step 7 stays as it is" in page
+    assert not any(row.get("beyond") for row in rows.values())
