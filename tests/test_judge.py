@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-import history
+from history import eval_name
 import judge
 import pages
 import records
@@ -156,7 +156,7 @@ def test_the_receptive_field_warns_but_does_not_refuse():
 
 # --------------------------------------------------------------------------- the rule
 def history(*seeds_accs, params=5_000, eval_set="validation", mode="full"):
-    key = f"{history.eval_name(eval_set)}_acc"
+    key = f"{eval_name(eval_set)}_acc"
     return {"model_class": "Mine", "params": params, "eval_set": eval_set, "mode": mode,
             "train_size": 50_000,
             "runs": [{"seed": seed, key: list(accs)} for seed, accs in seeds_accs]}
